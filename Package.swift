@@ -1,0 +1,51 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// No package dependencies by design: Foundation(Essentials), Dispatch, Glibc
+// and libsystemd keep the daemon easy to package for distributions.
+let package = Package(
+    name: "openclaw-gateway",
+    products: [
+        .executable(name: "openclaw", targets: ["openclaw"]),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
+        // Thin typed Swift layer over libsystemd (sd-daemon, sd-journal, sd-bus, sd-login).
+        .target(name: "SystemdKit", dependencies: ["CSystemd"]),
+        // RFC 6455 codec: bytes in, events and bytes out. No I/O.
+        .target(name: "WebSocketCodec"),
+        // Validating JSON reader/writer built for the frame hot path.
+        .target(name: "JSONCore"),
+        // Paths, profiles, openclaw.json and token sources, shared by daemon and CLI.
+        .target(name: "OpenClawConfig", dependencies: ["JSONCore"]),
+        // Wire protocol types shared by the daemon and the CLI.
+        .target(name: "GatewayProtocol", dependencies: ["JSONCore"]),
+        // Single-threaded epoll reactor: sockets, timers, signals, child pipes.
+        .target(name: "NetIO"),
+        // The daemon.
+        .target(name: "Gateway", dependencies: [
+            "SystemdKit", "WebSocketCodec", "JSONCore", "GatewayProtocol", "NetIO", "OpenClawConfig",
+        ]),
+        // Blocking WebSocket RPC client with bounded timeouts (used by the CLI).
+        .target(name: "GatewayClient", dependencies: ["WebSocketCodec", "JSONCore", "GatewayProtocol", "OpenClawConfig"]),
+        // Unit rendering, install/uninstall, status and doctor over sd-bus.
+        .target(name: "ServiceManager", dependencies: ["SystemdKit", "GatewayClient", "GatewayProtocol", "JSONCore", "OpenClawConfig"]),
+        // Command-line parsing and commands.
+        .target(name: "OpenClawCLI", dependencies: [
+            "Gateway", "GatewayClient", "ServiceManager", "GatewayProtocol", "JSONCore", "SystemdKit", "OpenClawConfig",
+        ]),
+        .executableTarget(name: "openclaw", dependencies: ["OpenClawCLI"]),
+
+        .testTarget(name: "WebSocketCodecTests", dependencies: ["WebSocketCodec"]),
+        .testTarget(name: "JSONCoreTests", dependencies: ["JSONCore"]),
+        .testTarget(name: "SystemdKitTests", dependencies: ["SystemdKit"]),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "GatewayProtocol", "JSONCore", "OpenClawConfig", "NetIO"]),
+        .testTarget(name: "ServiceManagerTests", dependencies: ["ServiceManager"]),
+        .testTarget(name: "OpenClawCLITests", dependencies: ["OpenClawCLI"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,4 @@
+import Glibc
+import OpenClawCLI
+
+exit(CLI.run(Array(CommandLine.arguments.dropFirst())))

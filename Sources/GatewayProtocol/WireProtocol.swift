@@ -1,0 +1,153 @@
+import JSONCore
+
+/// Constants of the gateway wire protocol (PROTOCOL.md, upstream version 4).
+public enum WireProtocol {
+    public static let version: Int64 = 4
+    public static let defaultPort: Int = 18789
+    public static let defaultBind = "127.0.0.1"
+    /// Frames larger than this before hello-ok close the socket with 1009.
+    public static let preHandshakeMaxPayload = 64 * 1024
+}
+
+/// Error codes a `res` frame can carry.
+public enum ErrorCode: String, Sendable {
+    case invalidRequest = "INVALID_REQUEST"
+    case unavailable = "UNAVAILABLE"
+    case forbidden = "FORBIDDEN"
+    case notLinked = "NOT_LINKED"
+    case agentTimeout = "AGENT_TIMEOUT"
+}
+
+/// The `error` object of a failed response.
+public struct RPCError: Error, Sendable, Equatable {
+    public var code: String
+    public var message: String
+    public var details: JSONValue?
+    public var retryable: Bool?
+    public var retryAfterMs: Int64?
+
+    public init(_ code: ErrorCode, _ message: String, details: JSONValue? = nil, retryable: Bool? = nil,
+                retryAfterMs: Int64? = nil) {
+        self.init(code: code.rawValue, message: message, details: details, retryable: retryable,
+                  retryAfterMs: retryAfterMs)
+    }
+
+    public init(code: String, message: String, details: JSONValue? = nil, retryable: Bool? = nil,
+                retryAfterMs: Int64? = nil) {
+        self.code = code
+        self.message = message
+        self.details = details
+        self.retryable = retryable
+        self.retryAfterMs = retryAfterMs
+    }
+
+    public var json: JSONValue {
+        var o = JSONObject()
+        o["code"] = .string(code)
+        o["message"] = .string(message)
+        if let details { o["details"] = details }
+        if let retryable { o["retryable"] = .bool(retryable) }
+        if let retryAfterMs { o["retryAfterMs"] = .int(retryAfterMs) }
+        return .object(o)
+    }
+
+    public init?(json: JSONValue) {
+        guard let code = json["code"]?.stringValue else { return nil }
+        self.init(code: code, message: json["message"]?.stringValue ?? "", details: json["details"],
+                  retryable: json["retryable"]?.boolValue, retryAfterMs: json["retryAfterMs"]?.intValue)
+    }
+}
+
+/// One protocol frame. The gateway rejects frames whose `type` is missing or unknown.
+public enum Frame: Sendable, Equatable {
+    case request(id: String, method: String, params: JSONValue?)
+    case response(id: String, ok: Bool, payload: JSONValue?, error: RPCError?)
+    case event(name: String, payload: JSONValue?, seq: Int64?, stateVersion: StateVersion?)
+
+    /// Reads a frame from a parsed JSON value; the error names what is wrong.
+    public init(json: JSONValue) throws(RPCError) {
+        guard case .object(let o) = json else {
+            throw RPCError(.invalidRequest, "frame must be a JSON object")
+        }
+        guard let type = o["type"]?.stringValue else {
+            throw RPCError(.invalidRequest, "frame has no type")
+        }
+        switch type {
+        case "req":
+            guard let id = o["id"]?.stringValue, !id.isEmpty else {
+                throw RPCError(.invalidRequest, "request id must be a non-empty string")
+            }
+            guard let method = o["method"]?.stringValue, !method.isEmpty else {
+                throw RPCError(.invalidRequest, "request method must be a non-empty string")
+            }
+            self = .request(id: id, method: method, params: o["params"])
+        case "res":
+            guard let id = o["id"]?.stringValue, let ok = o["ok"]?.boolValue else {
+                throw RPCError(.invalidRequest, "response needs id and ok")
+            }
+            self = .response(id: id, ok: ok, payload: o["payload"], error: o["error"].flatMap(RPCError.init(json:)))
+        case "event":
+            guard let name = o["event"]?.stringValue else {
+                throw RPCError(.invalidRequest, "event frame has no event name")
+            }
+            self = .event(name: name, payload: o["payload"], seq: o["seq"]?.intValue,
+                          stateVersion: o["stateVersion"].flatMap(StateVersion.init(json:)))
+        default:
+            throw RPCError(.invalidRequest, "unknown frame type: \(type)")
+        }
+    }
+
+    public var json: JSONValue {
+        var o = JSONObject()
+        switch self {
+        case .request(let id, let method, let params):
+            o["type"] = "req"
+            o["id"] = .string(id)
+            o["method"] = .string(method)
+            if let params { o["params"] = params }
+        case .response(let id, let ok, let payload, let error):
+            o["type"] = "res"
+            o["id"] = .string(id)
+            o["ok"] = .bool(ok)
+            if let payload { o["payload"] = payload }
+            if let error { o["error"] = error.json }
+        case .event(let name, let payload, let seq, let stateVersion):
+            o["type"] = "event"
+            o["event"] = .string(name)
+            if let payload { o["payload"] = payload }
+            if let seq { o["seq"] = .int(seq) }
+            if let stateVersion { o["stateVersion"] = stateVersion.json }
+        }
+        return .object(o)
+    }
+}
+
+/// Counts of changes to presence and health, sent with `presence`/`health` events.
+public struct StateVersion: Sendable, Equatable {
+    public var presence: Int64
+    public var health: Int64
+
+    public init(presence: Int64 = 0, health: Int64 = 0) {
+        self.presence = presence
+        self.health = health
+    }
+
+    public init?(json: JSONValue) {
+        guard let p = json["presence"]?.intValue, let h = json["health"]?.intValue else { return nil }
+        self.init(presence: p, health: h)
+    }
+
+    public var json: JSONValue { ["presence": .int(presence), "health": .int(health)] }
+}
+
+/// Method and event names this product serves (advertised in hello-ok `features`).
+public enum Methods {
+    public static let all = [
+        "health", "status", "system-presence", "system-event", "logs.tail", "channels.status",
+        "send", "agent", "agent.wait",
+    ]
+}
+
+public enum Events {
+    public static let all = ["connect.challenge", "tick", "presence", "health", "shutdown", "agent"]
+}

@@ -24,11 +24,13 @@ let package = Package(
         .target(name: "OpenClawConfig", dependencies: ["JSONCore"]),
         // Wire protocol types shared by the daemon and the CLI.
         .target(name: "GatewayProtocol", dependencies: ["JSONCore"]),
+        // Linux headers Glibc does not export (epoll, signalfd).
+        .target(name: "CLinux"),
         // Single-threaded epoll reactor: sockets, timers, signals, child pipes.
-        .target(name: "NetIO"),
+        .target(name: "NetIO", dependencies: ["CLinux"]),
         // The daemon.
         .target(name: "Gateway", dependencies: [
-            "SystemdKit", "WebSocketCodec", "JSONCore", "GatewayProtocol", "NetIO", "OpenClawConfig",
+            "SystemdKit", "WebSocketCodec", "JSONCore", "GatewayProtocol", "NetIO", "OpenClawConfig", "CLinux",
         ]),
         // Blocking WebSocket RPC client with bounded timeouts (used by the CLI).
         .target(name: "GatewayClient", dependencies: ["WebSocketCodec", "JSONCore", "GatewayProtocol", "OpenClawConfig"]),

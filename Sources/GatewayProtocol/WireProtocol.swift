@@ -151,3 +151,8 @@ public enum Methods {
 public enum Events {
     public static let all = ["connect.challenge", "tick", "presence", "health", "shutdown", "agent"]
 }
+
+/// The product version, reported in hello-ok, `status` and the units' description.
+public enum BuildInfo {
+    public static let version = "0.1.0"
+}

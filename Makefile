@@ -1,0 +1,54 @@
+# Two set-up commands (README): `make run` and `make test`. Both install what
+# they need on a fresh Debian 12 + Swift machine (as root) and then work.
+SHELL := /bin/bash
+SWIFT ?= swift
+APT_RUN  := libsystemd-dev
+APT_TEST := libsystemd-dev systemd systemd-container debootstrap ngircd dpkg-dev lintian iproute2 procps
+PIP_TEST := websockets pytest
+PYTHON ?= python3
+FUZZ_SECONDS ?= 30
+
+.PHONY: run test deps-run deps-test build build-release unit e2e fuzz bench deb test-system clean
+
+deps-run:
+	@dpkg -s $(APT_RUN) >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_RUN); }
+
+deps-test:
+	@dpkg -s $(APT_TEST) >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_TEST); }
+	@$(PYTHON) -c 'import websockets, pytest, sys; sys.exit(int(websockets.__version__.split(".")[0]) < 12)' 2>/dev/null \
+		|| $(PYTHON) -m pip install -q --root-user-action=ignore $(PIP_TEST)
+
+build: deps-run
+	$(SWIFT) build --product openclaw
+
+build-release: deps-run
+	$(SWIFT) build -c release --static-swift-stdlib --product openclaw
+
+## Run the gateway in the foreground on 127.0.0.1:18789 with its embedded defaults.
+run: build
+	$$($(SWIFT) build --show-bin-path)/openclaw gateway
+
+## The whole suite: unit tests, fuzzing (bounded), end-to-end, and the booted-systemd suite.
+test: deps-test
+	$(MAKE) unit
+	$(MAKE) fuzz
+	$(MAKE) e2e
+	$(MAKE) test-system
+
+unit: deps-run
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+e2e: build
+	OPENCLAW_BIN=$$($(SWIFT) build --show-bin-path)/openclaw $(PYTHON) -m pytest -q Tests/e2e
+
+fuzz:
+	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+bench: deps-test
+	scripts/bench.sh
+
+clean:
+	rm -rf .build out
+
+-include Tests/system/system.mk

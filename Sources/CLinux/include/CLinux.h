@@ -1,0 +1,24 @@
+// Linux-only headers the Glibc module does not export (epoll, signalfd, posix_spawn).
+#pragma once
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/prctl.h>
+#include <spawn.h>
+#include <sys/random.h>
+
+/// accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC): accept4 needs _GNU_SOURCE, which Swift's Glibc module does not set.
+int clinux_accept_nonblocking(int fd);
+
+// --- messaging engineer: agent child processes (spawn_helpers.c) ---
+#include <sys/types.h>
+
+/// posix_spawnp in a new process group (pgid = pid), with stdin/stdout/stderr from the given fds,
+/// an empty signal mask and default signal dispositions. envp NULL = inherit. Returns 0 or an errno.
+int clinux_spawn_group(const char *const argv[], const char *const envp[],
+                       int stdin_fd, int stdout_fd, int stderr_fd, pid_t *pid_out);
+
+/// pidfd_open(2) (syscall 434): an fd that becomes readable when the process exits; -1 + errno on failure.
+int clinux_pidfd_open(pid_t pid);
+
+/// pipe2(fds, O_CLOEXEC): pipe2 needs _GNU_SOURCE, which Swift's Glibc module does not set.
+int clinux_pipe_cloexec(int fds[2]);

@@ -1,0 +1,312 @@
+import CLinux
+import Glibc
+import GatewayProtocol
+import JSONCore
+import NetIO
+import WebSocketCodec
+
+/// One client socket: HTTP request head, then either a plain HTTP answer
+/// (`/healthz`, 404, 400/426) or a WebSocket that must open with `connect`.
+final class Connection {
+    enum Phase {
+        case http
+        case awaitingConnect
+        case ready
+        case closing
+    }
+
+    let id: String
+    let channel: StreamChannel
+    let peer: SocketAddress?
+    unowned let server: GatewayServer
+    private(set) var phase: Phase = .http
+    private var httpParser = HTTPHeadParser(maxBytes: 16 * 1024)
+    private var parser = WebSocketParser(role: .server, maxMessageSize: WireProtocol.preHandshakeMaxPayload)
+    private var handshakeTimer: TimerID?
+    private var seq: Int64 = 0
+    let connectedAtMs: Int64
+    /// Set by a successful `connect`.
+    var client: ClientInfo?
+    var presenceText: String?
+    /// Set once this client's departure was counted (closing and closed both report it).
+    var leftPresence = false
+    var scopes: [String] = []
+    private var outFrame: [UInt8] = []
+
+    struct ClientInfo {
+        let id: String
+        let version: String?
+        let platform: String?
+        let mode: String?
+        let displayName: String?
+        let instanceId: String?
+        let role: String
+    }
+
+    init(id: String, channel: StreamChannel, server: GatewayServer) {
+        self.id = id
+        self.channel = channel
+        self.server = server
+        self.peer = Sockets.peerAddress(channel.fd)
+        self.connectedAtMs = EventLoop.nowMs()
+        channel.onRead = { [unowned self] bytes in self.received(bytes) }
+        handshakeTimer = server.loop.schedule(afterMs: Int64(server.settings.handshakeTimeoutMs)) { [weak self] in
+            guard let self, self.phase == .http || self.phase == .awaitingConnect else { return }
+            self.server.log.info("handshake timeout", fields: self.logFields)
+            if self.phase == .http { self.channel.close() } else { self.close(.policyViolation, "handshake timeout") }
+        }
+    }
+
+    var logFields: [(String, String)] {
+        var f = [("OPENCLAW_CONN_ID", id)]
+        if let peer { f.append(("OPENCLAW_PEER", peer.description)) }
+        if let client { f.append(("OPENCLAW_CLIENT", client.id)) }
+        return f
+    }
+
+    // MARK: input
+
+    private func received(_ bytes: UnsafeRawBufferPointer) {
+        switch phase {
+        case .http:
+            receivedHTTP(bytes)
+        case .awaitingConnect, .ready:
+            parser.feed(bytes)
+            drainMessages()
+        case .closing:
+            break
+        }
+    }
+
+    private func receivedHTTP(_ bytes: UnsafeRawBufferPointer) {
+        let result: (head: HTTPHead, leftover: [UInt8])?
+        do {
+            result = try httpParser.feed(bytes)
+        } catch {
+            respondHTTP(status: error.status, reason: error.reason)
+            return
+        }
+        guard let (head, leftover) = result else { return }
+        switch ServerHandshake.evaluate(head) {
+        case .notUpgrade:
+            answerPlainHTTP(head)
+        case .reject(let status, let reason, let response):
+            server.log.info("upgrade refused: \(status) \(reason)", fields: logFields)
+            channel.write(response)
+            channel.closeAfterFlush()
+            phase = .closing
+        case .accept(let response):
+            channel.write(response)
+            phase = .awaitingConnect
+            sendEvent("connect.challenge", payload: [
+                "nonce": .string(randomHex(16)), "ts": .int(Timestamp.wallClockMs()),
+            ], withSeq: false)
+            if !leftover.isEmpty {
+                parser.feed(leftover)
+                drainMessages()
+            }
+        }
+    }
+
+    private func answerPlainHTTP(_ head: HTTPHead) {
+        let path = head.target.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.target
+        if (head.method == "GET" || head.method == "HEAD") && path == "/healthz" {
+            let ok = server.isReady
+            channel.write(HTTPResponse.make(
+                status: ok ? 200 : 503, reason: ok ? "OK" : "Service Unavailable",
+                headers: [("Content-Type", "application/json")],
+                body: Array((ok ? "{\"ok\":true}" : "{\"ok\":false}").utf8)))
+        } else {
+            channel.write(HTTPResponse.make(status: 404, reason: "Not Found",
+                                            headers: [("Content-Type", "text/plain")],
+                                            body: Array("not found: this port serves the OpenClaw gateway WebSocket and GET /healthz\n".utf8)))
+        }
+        phase = .closing
+        channel.closeAfterFlush()
+    }
+
+    private func respondHTTP(status: Int, reason: String) {
+        channel.write(HTTPResponse.make(status: status, reason: reason, headers: [("Content-Type", "text/plain")],
+                                        body: Array((reason + "\n").utf8)))
+        phase = .closing
+        channel.closeAfterFlush()
+    }
+
+    private func drainMessages() {
+        while phase == .awaitingConnect || phase == .ready {
+            let message: WebSocketMessage?
+            do {
+                message = try parser.next()
+            } catch {
+                server.log.info("protocol error: \(error.reason)", fields: logFields + [("OPENCLAW_CLOSE_CODE", String(error.closeCode.rawValue))])
+                close(error.closeCode, error.reason)
+                return
+            }
+            guard let message else { return }
+            switch message {
+            case .text(let bytes):
+                if phase == .awaitingConnect { handleFirstFrame(bytes) } else { handleFrame(bytes) }
+            case .binary:
+                close(.unsupportedData, "binary frames are not supported")
+            case .ping(let payload):
+                writeFrame(.pong, payload)
+            case .pong:
+                break
+            case .close(let code, _):
+                // Echo the close and let the peer close TCP; our side closes once flushed.
+                let echo = code.flatMap { WebSocketCloseCode(rawValue: $0) }.flatMap { $0.isSendable ? $0 : nil }
+                writeFrame(.close, echo.map { FrameEncoder.closePayload(code: $0, reason: "") } ?? [])
+                phase = .closing
+                server.connectionClosing(self)
+                channel.closeAfterFlush()
+            }
+        }
+    }
+
+    // MARK: handshake
+
+    private func handleFirstFrame(_ bytes: [UInt8]) {
+        guard let json = try? JSONValue.parse(bytes) else {
+            close(.policyViolation, "first frame must be a connect request (not JSON)")
+            return
+        }
+        let frame: Frame
+        do {
+            frame = try Frame(json: json)
+        } catch {
+            if let id = json["id"]?.stringValue { sendResponse(id: id, error: error) }
+            close(.policyViolation, "first frame must be a connect request")
+            return
+        }
+        guard case .request(let id, let method, let params) = frame, method == "connect" else {
+            if case .request(let id, _, _) = frame {
+                sendResponse(id: id, error: RPCError(.invalidRequest, "first request must be connect"))
+            }
+            close(.policyViolation, "first frame must be a connect request")
+            return
+        }
+        server.authenticate(self, requestId: id, params: params ?? .null)
+    }
+
+    /// Called by the server once `connect` is accepted.
+    func completeHandshake(client: ClientInfo, scopes: [String], hello: JSONValue, requestId: String) {
+        if let handshakeTimer { server.loop.cancel(handshakeTimer) }
+        handshakeTimer = nil
+        self.client = client
+        self.scopes = scopes
+        parser.maxMessageSize = server.settings.maxPayload
+        phase = .ready
+        sendResponse(id: requestId, payload: hello)
+    }
+
+    // MARK: frames after hello-ok
+
+    private func handleFrame(_ bytes: [UInt8]) {
+        let json: JSONValue
+        do {
+            json = try JSONValue.parse(bytes)
+        } catch {
+            server.log.info("malformed JSON: \(error)", fields: logFields)
+            close(.policyViolation, "malformed JSON")
+            return
+        }
+        let frame: Frame
+        do {
+            frame = try Frame(json: json)
+        } catch {
+            if let id = json["id"]?.stringValue { sendResponse(id: id, error: error) }
+            close(.policyViolation, error.message)
+            return
+        }
+        guard case .request(let id, let method, let params) = frame else {
+            close(.policyViolation, "clients send req frames only")
+            return
+        }
+        server.dispatch(MethodCall(id: id, method: method, params: params ?? .object(JSONObject()), connection: self))
+    }
+
+    // MARK: output
+
+    var isOpen: Bool { phase == .awaitingConnect || phase == .ready }
+
+    func sendResponse(id: String, payload: JSONValue) {
+        sendJSON(Frame.response(id: id, ok: true, payload: payload, error: nil).json)
+    }
+
+    func sendResponse(id: String, error: RPCError) {
+        sendJSON(Frame.response(id: id, ok: false, payload: nil, error: error).json)
+    }
+
+    func sendEvent(_ name: String, payload: JSONValue, stateVersion: StateVersion? = nil, withSeq: Bool = true) {
+        var s: Int64? = nil
+        if withSeq {
+            seq += 1
+            s = seq
+        }
+        sendJSON(Frame.event(name: name, payload: payload, seq: s, stateVersion: stateVersion).json)
+    }
+
+    /// Sends a broadcast event whose JSON was encoded once for everyone: `prefix`
+    /// is the frame without its closing brace; this connection's seq is spliced in.
+    func sendSharedEvent(prefix: [UInt8]) {
+        guard phase == .ready else { return }
+        seq += 1
+        outFrame.removeAll(keepingCapacity: true)
+        outFrame.append(contentsOf: prefix)
+        outFrame.append(contentsOf: ",\"seq\":".utf8)
+        outFrame.append(contentsOf: String(seq).utf8)
+        outFrame.append(UInt8(ascii: "}"))
+        writeFrame(.text, outFrame)
+    }
+
+    private func sendJSON(_ value: JSONValue) {
+        guard isOpen else { return }
+        outFrame.removeAll(keepingCapacity: true)
+        value.serialize(into: &outFrame)
+        writeFrame(.text, outFrame)
+    }
+
+    private func writeFrame(_ opcode: Opcode, _ payload: [UInt8]) {
+        let ok = channel.write(reserving: payload.count + 10) { out in
+            FrameEncoder.append(opcode, payload: payload, to: &out)
+        }
+        if !ok && phase != .closing {
+            server.log.warning("slow consumer: closing (\(channel.bufferedBytes) bytes unsent)", fields: logFields)
+            phase = .closing
+            server.connectionClosing(self)
+            // The queue is full: a close frame cannot be queued behind it; drop the peer.
+            channel.close()
+        }
+        if outFrame.capacity > 64 * 1024 { outFrame = [] }
+    }
+
+    /// Sends a close frame with `code` and closes once it is flushed (bounded by the server's drain).
+    func close(_ code: WebSocketCloseCode, _ reason: String) {
+        guard phase != .closing else { return }
+        if phase == .http {
+            phase = .closing
+            channel.close()
+            return
+        }
+        writeFrame(.close, FrameEncoder.closePayload(code: code, reason: reason))
+        phase = .closing
+        server.connectionClosing(self)
+        channel.pauseReading()
+        channel.closeAfterFlush()
+        server.loop.schedule(afterMs: 2000) { [channel] in channel.close() }
+    }
+}
+
+/// Hex of `count` random bytes from the kernel.
+func randomHex(_ count: Int) -> String {
+    var bytes = [UInt8](repeating: 0, count: count)
+    _ = bytes.withUnsafeMutableBytes { getrandom($0.baseAddress, count, 0) }
+    let digits = Array("0123456789abcdef".utf8)
+    var out = [UInt8]()
+    out.reserveCapacity(count * 2)
+    for b in bytes {
+        out.append(digits[Int(b >> 4)])
+        out.append(digits[Int(b & 0xF)])
+    }
+    return String(decoding: out, as: UTF8.self)
+}

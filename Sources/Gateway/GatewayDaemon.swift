@@ -1,0 +1,131 @@
+import Glibc
+import GatewayProtocol
+import NetIO
+import OpenClawConfig
+import SystemdKit
+
+/// Flags of `openclaw gateway`.
+public struct GatewayOptions: Sendable {
+    public var profile: String?
+    public var port: Int?
+    public var bind: String?
+    public var verbose: Bool
+
+    public init(profile: String? = nil, port: Int? = nil, bind: String? = nil, verbose: Bool = false) {
+        self.profile = profile
+        self.port = port
+        self.bind = bind
+        self.verbose = verbose
+    }
+}
+
+/// Runs the gateway in the foreground until SIGTERM/SIGINT; returns the exit code.
+public enum GatewayDaemon {
+    public static func run(options: GatewayOptions, environment: [String: String] = currentEnvironment()) -> Int32 {
+        // Before anything else (and before any thread exists): take the activated
+        // sockets, which also unsets LISTEN_* so children never inherit them.
+        let activated: [ActivatedSocket]
+        do {
+            activated = try SocketActivation.takeListeningSockets()
+        } catch {
+            return fail("socket activation: \(error)")
+        }
+        signal(SIGPIPE, SIG_IGN)
+
+        let settings: GatewaySettings
+        do {
+            let paths = try OpenClawPaths.resolve(profile: options.profile, environment: environment)
+            settings = try ConfigLoader.load(paths: paths, environment: environment, port: options.port, bind: options.bind)
+        } catch {
+            return fail("configuration: \(error)")
+        }
+        let log = GatewayLog(verbose: options.verbose, profile: settings.paths.profileLabel, instance: randomHex(6),
+                             environment: environment)
+
+        var listeners: [GatewayServer.Listener] = []
+        let activation: String
+        if activated.isEmpty {
+            activation = "self"
+            if !settings.isLoopbackBind && settings.secret == nil {
+                return fail("refusing to listen on \(settings.bind) without auth: set a token (OPENCLAW_GATEWAY_TOKEN or gateway.auth.token in \(settings.paths.configPath)) or bind to 127.0.0.1")
+            }
+            do {
+                let fd = try Sockets.listenTCP(host: settings.bind, port: settings.port)
+                listeners.append(.init(fd: fd, address: Sockets.localAddress(fd)))
+            } catch {
+                if error.errno == EADDRINUSE {
+                    return fail("port \(settings.port) on \(settings.bind) is already in use: another gateway may be running (check with `openclaw gateway status`), or choose another port with --port")
+                }
+                return fail("cannot listen on \(settings.bind):\(settings.port): \(error)")
+            }
+        } else {
+            activation = "socket"
+            // Prefer sockets named "gateway" (FileDescriptorName=); otherwise serve all we were given.
+            let named = activated.filter { $0.name == "gateway" }
+            for socket in named.isEmpty ? activated : named {
+                // systemd hands listening sockets over in blocking mode; accept must never block the loop.
+                do { try Sockets.setNonBlocking(socket.fd) } catch { return fail("activated socket \(socket.fd): \(error)") }
+                let address = Sockets.localAddress(socket.fd)
+                if let host = address?.host, !GatewaySettings.isLoopback(host), settings.secret == nil {
+                    return fail("refusing to serve the activated socket on \(host) without auth: set a token")
+                }
+                listeners.append(.init(fd: socket.fd, address: address))
+            }
+        }
+        if settings.secret == nil {
+            log.warning("no gateway token configured: loopback clients connect without auth")
+        }
+
+        let loop: EventLoop
+        do {
+            loop = try EventLoop()
+        } catch {
+            return fail("event loop: \(error)")
+        }
+        let server = GatewayServer(loop: loop, settings: settings, log: log, listeners: listeners, activation: activation)
+        do {
+            server.channels = try ChannelRegistry(server: server)
+            try Messaging.install(on: server)
+        } catch {
+            return fail("configuration: \(error)")
+        }
+        do {
+            try loop.onSignals([SIGTERM, SIGINT, SIGHUP]) { signal in
+                if signal == SIGHUP {
+                    server.reload(Result { () throws(ConfigError) -> GatewaySettings in
+                        let paths = try OpenClawPaths.resolve(profile: options.profile, environment: environment)
+                        return try ConfigLoader.load(paths: paths, environment: environment, port: options.port, bind: options.bind)
+                    })
+                } else {
+                    server.shutdown(signal: signal)
+                }
+            }
+            try server.start()
+        } catch {
+            return fail("start-up: \(error)")
+        }
+        loop.run()
+        log.notice("gateway stopped")
+        return 0
+    }
+
+    private static func fail(_ message: String) -> Int32 {
+        ServiceNotifier.status("failed: \(message)")
+        writeStderr("openclaw gateway: \(message)\n")
+        return 1
+    }
+
+    /// The process environment as a dictionary (no Foundation).
+    public static func currentEnvironment() -> [String: String] {
+        var env: [String: String] = [:]
+        var p = environ
+        while let entry = p.pointee {
+            let s = String(cString: entry)
+            if let eq = s.firstIndex(of: "=") {
+                env[String(s[..<eq])] = String(s[s.index(after: eq)...])
+            }
+            p += 1
+        }
+        return env
+    }
+}

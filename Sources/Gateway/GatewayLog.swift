@@ -1,0 +1,139 @@
+import Glibc
+import JSONCore
+import SystemdKit
+
+/// The gateway's log: journald with structured fields when systemd runs it,
+/// readable stderr lines otherwise, and an in-memory ring that `logs.tail`
+/// serves from when the journal cannot be read back.
+final class GatewayLog {
+    static let identifier = "openclaw-gateway"
+
+    struct Entry {
+        let seq: UInt64
+        let line: String
+    }
+
+    private let toJournal: Bool
+    private let verbose: Bool
+    private let baseFields: [(String, String)]
+    private var ring: [Entry] = []
+    private var ringStart = 0
+    private let ringCapacity = 2000
+    private var nextSeq: UInt64 = 1
+    /// Distinguishes this process's ring cursors from a previous instance's.
+    let instance: String
+
+    init(verbose: Bool, profile: String, instance: String, environment: [String: String]) {
+        // JOURNAL_STREAM (stderr wired to journald) or INVOCATION_ID (started by systemd)
+        // mean a journal is listening; run by hand, people read stderr.
+        toJournal = Journal.isAvailable
+            && (environment["JOURNAL_STREAM"] != nil || environment["INVOCATION_ID"] != nil)
+        self.verbose = verbose
+        self.instance = instance
+        baseFields = [("OPENCLAW_PROFILE", profile)]
+    }
+
+    var usesJournal: Bool { toJournal }
+
+    func debug(_ message: String, fields: [(String, String)] = []) {
+        guard verbose else { return }
+        write(.debug, message, fields)
+    }
+
+    func info(_ message: String, fields: [(String, String)] = []) { write(.info, message, fields) }
+    func notice(_ message: String, fields: [(String, String)] = []) { write(.notice, message, fields) }
+    func warning(_ message: String, fields: [(String, String)] = []) { write(.warning, message, fields) }
+    func error(_ message: String, fields: [(String, String)] = []) { write(.error, message, fields) }
+
+    private func write(_ priority: LogPriority, _ message: String, _ fields: [(String, String)]) {
+        let line = Self.format(priority: priority, message: message, fields: fields)
+        remember(line)
+        if toJournal {
+            do {
+                try Journal.send(message, priority: priority, identifier: Self.identifier, fields: baseFields + fields)
+                return
+            } catch {
+                // Fall through to stderr: a log line is never lost silently.
+            }
+        }
+        writeStderr(line + "\n")
+    }
+
+    private func remember(_ line: String) {
+        let entry = Entry(seq: nextSeq, line: line)
+        nextSeq += 1
+        if ring.count < ringCapacity {
+            ring.append(entry)
+        } else {
+            ring[ringStart] = entry
+            ringStart = (ringStart + 1) % ringCapacity
+        }
+    }
+
+    /// Ring entries in order, oldest first.
+    func ringEntries() -> [Entry] {
+        Array(ring[ringStart...]) + Array(ring[..<ringStart])
+    }
+
+    static func format(priority: LogPriority, message: String, fields: [(String, String)]) -> String {
+        var s = Timestamp.iso8601(ms: Timestamp.wallClockMs()) + " " + priority.label + " " + message
+        for (k, v) in fields {
+            s += " " + k.lowercased().replacingPrefix("openclaw_") + "=" + v
+        }
+        return s
+    }
+}
+
+extension LogPriority {
+    var label: String {
+        switch self {
+        case .emergency: "EMERG"
+        case .alert: "ALERT"
+        case .critical: "CRIT"
+        case .error: "ERROR"
+        case .warning: "WARN"
+        case .notice: "NOTICE"
+        case .info: "INFO"
+        case .debug: "DEBUG"
+        }
+    }
+}
+
+extension String {
+    func replacingPrefix(_ prefix: String) -> String {
+        hasPrefix(prefix) ? String(dropFirst(prefix.count)) : self
+    }
+}
+
+/// Wall-clock helpers without Foundation.
+enum Timestamp {
+    static func wallClockMs() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+
+    /// "2026-11-25T21:40:00.123Z"
+    static func iso8601(ms: Int64) -> String {
+        var seconds = time_t(ms / 1000)
+        var t = tm()
+        gmtime_r(&seconds, &t)
+        func pad(_ v: Int32, _ width: Int) -> String {
+            let s = String(v)
+            return String(repeating: "0", count: max(0, width - s.count)) + s
+        }
+        return "\(pad(t.tm_year + 1900, 4))-\(pad(t.tm_mon + 1, 2))-\(pad(t.tm_mday, 2))T"
+            + "\(pad(t.tm_hour, 2)):\(pad(t.tm_min, 2)):\(pad(t.tm_sec, 2)).\(pad(Int32(ms % 1000), 3))Z"
+    }
+}
+
+/// Writes to fd 2 directly: unbuffered, and no shared `FILE*` state under strict concurrency.
+func writeStderr(_ text: String) {
+    var bytes = Array(text.utf8)
+    var offset = 0
+    while offset < bytes.count {
+        let n = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress! + offset, $0.count - offset) }
+        if n <= 0 { if n < 0 && errno == EINTR { continue }; return }
+        offset += n
+    }
+}

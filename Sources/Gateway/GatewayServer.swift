@@ -1,0 +1,421 @@
+import Glibc
+import GatewayProtocol
+import JSONCore
+import NetIO
+import OpenClawConfig
+import SystemdKit
+import WebSocketCodec
+
+/// The running gateway: listeners, connections, presence and health state,
+/// method dispatch and broadcast events, all on one event loop.
+final class GatewayServer {
+    let loop: EventLoop
+    private(set) var settings: GatewaySettings
+    let log: GatewayLog
+    let activation: String
+    let listeners: [Listener]
+    var channels: ChannelRegistry!
+    private var connections: [String: Connection] = [:]
+    private var readyClients = 0
+    private var nextConnId: UInt64 = 1
+    private var methods: [String: (MethodCall) -> Void] = [:]
+    private var authGuard: AuthGuard
+    private(set) var stateVersion = StateVersion()
+    private(set) var isReady = false
+    private var stopping = false
+    private var tickTimer: TimerID?
+    private var statusDirty = false
+    let startedWallMs = Timestamp.wallClockMs()
+    let startedMonoMs = EventLoop.nowMs()
+    let hostname: String
+    let watchdogUsec: UInt64?
+    var lastError: String?
+    private lazy var logReader = LogTail(log: log, profile: settings.paths.profileLabel)
+
+    struct Listener {
+        let fd: Int32
+        let address: SocketAddress?
+    }
+
+    init(loop: EventLoop, settings: GatewaySettings, log: GatewayLog, listeners: [Listener], activation: String) {
+        self.loop = loop
+        self.settings = settings
+        self.log = log
+        self.listeners = listeners
+        self.activation = activation
+        self.authGuard = AuthGuard(failuresPerMinute: settings.authFailuresPerMinute)
+        var name = [CChar](repeating: 0, count: 256)
+        gethostname(&name, 255)
+        hostname = String(decoding: name.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        watchdogUsec = ServiceNotifier.watchdogInterval()
+        registerCoreMethods()
+    }
+
+    var uptimeMs: Int64 { EventLoop.nowMs() - startedMonoMs }
+    var clientCount: Int { readyClients }
+
+    /// The address people and probes use ("127.0.0.1:18789").
+    var listenDescription: String {
+        listeners.compactMap { $0.address?.description }.joined(separator: ", ")
+    }
+
+    // MARK: lifecycle
+
+    func start() throws(SystemCallError) {
+        for listener in listeners {
+            try loop.register(fd: listener.fd) { [unowned self] _ in self.acceptAll(listener.fd) }
+        }
+        channels.start()
+        tickTimer = loop.scheduleRepeating(everyMs: Int64(settings.tickIntervalMs)) { [unowned self] in self.tick() }
+        if let watchdogUsec {
+            // Pinged from the loop itself: if the loop hangs, the pings stop and systemd acts.
+            loop.scheduleRepeating(everyMs: max(1, Int64(watchdogUsec / 2000))) { ServiceNotifier.watchdogPing() }
+        }
+        isReady = true
+        ServiceNotifier.ready(status: statusLine)
+        log.notice("gateway ready on \(listenDescription) (\(activation) activation, auth \(effectiveAuthMode.rawValue))",
+                   fields: [("OPENCLAW_ACTIVATION", activation)])
+    }
+
+    var statusLine: String {
+        let n = readyClients
+        return "serving \(n) client\(n == 1 ? "" : "s") on \(listenDescription)"
+    }
+
+    /// Coalesces STATUS= updates so bursts of connects cost one notify.
+    private func statusChanged() {
+        guard !statusDirty else { return }
+        statusDirty = true
+        loop.schedule(afterMs: 200) { [unowned self] in
+            self.statusDirty = false
+            if !self.stopping { ServiceNotifier.status(self.statusLine) }
+        }
+    }
+
+    private func acceptAll(_ listener: Int32) {
+        guard !stopping else { return }
+        for _ in 0..<64 {
+            guard let fd = Sockets.accept(listener) else { return }
+            Sockets.setNoDelay(fd)
+            let channel: StreamChannel
+            do {
+                channel = try StreamChannel(loop: loop, fd: fd, maxBufferedBytes: settings.maxBufferedBytes)
+            } catch {
+                close(fd)
+                log.error("cannot watch accepted socket: \(error)")
+                continue
+            }
+            let id = "c\(nextConnId)"
+            nextConnId += 1
+            let connection = Connection(id: id, channel: channel, server: self)
+            connections[id] = connection
+            channel.onClose = { [unowned self] _ in self.connectionClosed(id) }
+        }
+    }
+
+    /// A connection started closing: it leaves presence now, even before TCP closes.
+    func connectionClosing(_ connection: Connection) {
+        guard connection.client != nil, connections[connection.id] != nil, !connection.leftPresence else { return }
+        connection.leftPresence = true
+        readyClients -= 1
+        log.info("client disconnected", fields: connection.logFields)
+        presenceChanged()
+    }
+
+    private func connectionClosed(_ id: String) {
+        guard let connection = connections.removeValue(forKey: id) else { return }
+        if connection.client != nil && !connection.leftPresence {
+            connection.leftPresence = true
+            readyClients -= 1
+            log.info("client disconnected", fields: connection.logFields)
+            presenceChanged()
+        }
+    }
+
+    // MARK: handshake
+
+    var effectiveAuthMode: AuthMode {
+        settings.secret == nil ? .none : settings.auth
+    }
+
+    func authenticate(_ connection: Connection, requestId: String, params: JSONValue) {
+        let minP = params["minProtocol"]?.intValue ?? -1
+        let maxP = params["maxProtocol"]?.intValue ?? -1
+        guard minP <= WireProtocol.version && maxP >= WireProtocol.version else {
+            connection.sendResponse(id: requestId, error: RPCError(
+                .invalidRequest, "protocol mismatch: this gateway speaks protocol \(WireProtocol.version)",
+                details: ["expectedProtocol": .int(WireProtocol.version)]))
+            connection.close(.protocolError, "protocol mismatch")
+            return
+        }
+        guard let clientJSON = params["client"], let clientId = clientJSON["id"]?.stringValue, !clientId.isEmpty else {
+            connection.sendResponse(id: requestId, error: RPCError(.invalidRequest, "missing required param: client.id"))
+            connection.close(.policyViolation, "invalid connect params")
+            return
+        }
+        if let secret = settings.secret {
+            let peerKey = connection.peer?.host ?? "unknown"
+            let now = EventLoop.nowMs()
+            if let wait = authGuard.retryAfter(peer: peerKey, now: now) {
+                connection.sendResponse(id: requestId, error: RPCError(
+                    .forbidden, "too many failed auth attempts; retry later",
+                    details: ["code": "AUTH_RATE_LIMITED"], retryable: true, retryAfterMs: wait))
+                connection.close(.policyViolation, "auth rate limited")
+                return
+            }
+            let field = settings.auth == .password ? "password" : "token"
+            let kind = settings.auth == .password ? "PASSWORD" : "TOKEN"
+            let given = params["auth"]?[field]?.stringValue
+            let code: String?
+            if given == nil || given == "" {
+                code = "AUTH_\(kind)_MISSING"
+            } else if !AuthGuard.constantTimeEquals(given!, secret) {
+                code = "AUTH_\(kind)_MISMATCH"
+            } else {
+                code = nil
+            }
+            if let code {
+                authGuard.recordFailure(peer: peerKey, now: now)
+                log.warning("auth failed: \(code)", fields: connection.logFields + [("OPENCLAW_AUTH_ERROR", code)])
+                connection.sendResponse(id: requestId, error: RPCError(
+                    .forbidden, code.hasSuffix("MISSING") ? "gateway \(field) required" : "gateway \(field) mismatch",
+                    details: ["code": .string(code)]))
+                connection.close(.policyViolation, "unauthorized")
+                return
+            }
+        }
+        let requested = params["scopes"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        let scopes = requested.isEmpty ? ["operator.read", "operator.write"] : requested
+        let role = params["role"]?.stringValue ?? "operator"
+        let info = Connection.ClientInfo(
+            id: clientId, version: clientJSON["version"]?.stringValue, platform: clientJSON["platform"]?.stringValue,
+            mode: clientJSON["mode"]?.stringValue, displayName: clientJSON["displayName"]?.stringValue,
+            instanceId: clientJSON["instanceId"]?.stringValue, role: role)
+        readyClients += 1
+        connection.completeHandshake(client: info, scopes: scopes, hello: helloPayload(connection, role: role, scopes: scopes),
+                                     requestId: requestId)
+        log.info("client connected", fields: connection.logFields + [("OPENCLAW_METHOD", "connect"),
+                                                                     ("OPENCLAW_CLIENT_MODE", info.mode ?? "")])
+        presenceChanged()
+    }
+
+    private func helloPayload(_ connection: Connection, role: String, scopes: [String]) -> JSONValue {
+        [
+            "type": "hello-ok",
+            "protocol": .int(WireProtocol.version),
+            "server": ["version": .string(BuildInfo.version), "connId": .string(connection.id), "host": .string(hostname)],
+            "features": ["methods": .array((Methods.all.filter { methods[$0] != nil }).map(JSONValue.string)),
+                         "events": .array(Events.all.map(JSONValue.string))],
+            "snapshot": [
+                "presence": presenceList(),
+                "health": healthPayload(durationMs: 0),
+                "stateVersion": stateVersion.json,
+                "uptimeMs": .int(uptimeMs),
+                "configPath": .string(settings.paths.configPath),
+                "stateDir": .string(settings.paths.stateDir),
+                "authMode": .string(effectiveAuthMode.rawValue),
+            ],
+            "auth": ["role": .string(role), "scopes": .array(scopes.map(JSONValue.string))],
+            "policy": ["maxPayload": .int(Int64(settings.maxPayload)),
+                       "maxBufferedBytes": .int(Int64(settings.maxBufferedBytes)),
+                       "tickIntervalMs": .int(Int64(settings.tickIntervalMs))],
+        ]
+    }
+
+    // MARK: presence, health, broadcast
+
+    func presenceList() -> JSONValue {
+        var list: [JSONValue] = [[
+            "host": .string(hostname), "mode": "gateway", "version": .string(BuildInfo.version), "platform": "linux",
+            "reason": "self", "ts": .int(startedWallMs),
+        ]]
+        for connection in connections.values.sorted(by: { $0.connectedAtMs < $1.connectedAtMs })
+        where connection.client != nil && !connection.leftPresence {
+            guard let c = connection.client else { continue }
+            var o = JSONObject()
+            if let ip = connection.peer?.host { o["ip"] = .string(ip) }
+            if let v = c.version { o["version"] = .string(v) }
+            if let p = c.platform { o["platform"] = .string(p) }
+            if let m = c.mode { o["mode"] = .string(m) }
+            if let i = c.instanceId { o["instanceId"] = .string(i) }
+            if let d = c.displayName { o["host"] = .string(d) }
+            if let t = connection.presenceText { o["text"] = .string(t) }
+            o["reason"] = "connect"
+            o["ts"] = .int(Timestamp.wallClockMs() - (EventLoop.nowMs() - connection.connectedAtMs))
+            o["roles"] = .array([.string(c.role)])
+            o["scopes"] = .array(connection.scopes.map(JSONValue.string))
+            o["connId"] = .string(connection.id)
+            o["clientId"] = .string(c.id)
+            list.append(.object(o))
+        }
+        return .array(list)
+    }
+
+    func presenceChanged() {
+        stateVersion.presence += 1
+        statusChanged()
+        broadcast(event: "presence", payload: ["presence": presenceList()], stateVersion: stateVersion)
+    }
+
+    func healthDidChange() {
+        stateVersion.health += 1
+        broadcast(event: "health", payload: healthPayload(durationMs: 0), stateVersion: stateVersion)
+    }
+
+    func healthPayload(durationMs: Int64) -> JSONValue {
+        var o = JSONObject()
+        o["ok"] = .bool(isReady && !stopping && channels.isHealthy)
+        o["ts"] = .int(Timestamp.wallClockMs())
+        o["durationMs"] = .int(durationMs)
+        o["uptimeMs"] = .int(uptimeMs)
+        if let link = channels.linkChannel() { o["linkChannel"] = link }
+        o["channels"] = channels.statusMap()
+        return .object(o)
+    }
+
+    func broadcast(event: String, payload: JSONValue) {
+        broadcast(event: event, payload: payload, stateVersion: nil)
+    }
+
+    /// Encodes the event once; each connection splices in its own `seq`.
+    func broadcast(event: String, payload: JSONValue, stateVersion: StateVersion?) {
+        guard readyClients > 0 else { return }
+        var prefix = Frame.event(name: event, payload: payload, seq: nil, stateVersion: stateVersion).json.serialized()
+        prefix.removeLast()  // the closing brace; seq goes in its place
+        for connection in connections.values where connection.phase == .ready {
+            connection.sendSharedEvent(prefix: prefix)
+        }
+    }
+
+    private func tick() {
+        broadcast(event: "tick", payload: ["ts": .int(Timestamp.wallClockMs())])
+    }
+
+    // MARK: methods
+
+    func registerMethod(_ name: String, _ handler: @escaping (MethodCall) -> Void) {
+        methods[name] = handler
+    }
+
+    private static let writeMethods: Set<String> = ["send", "agent"]
+
+    func dispatch(_ call: MethodCall) {
+        guard let handler = methods[call.method] else {
+            if call.method == "connect" {
+                call.fail(RPCError(.invalidRequest, "already connected"))
+            } else {
+                call.fail(RPCError(.invalidRequest, "unknown method: \(call.method)"))
+            }
+            return
+        }
+        let needed = Self.writeMethods.contains(call.method) ? "operator.write" : "operator.read"
+        let scopes = call.scopes
+        guard scopes.contains(needed) || scopes.contains("operator.admin") else {
+            call.fail(RPCError(.forbidden, "\(call.method) needs scope \(needed)", details: ["code": "SCOPE_MISSING"]))
+            return
+        }
+        log.debug("request", fields: [("OPENCLAW_CONN_ID", call.connId), ("OPENCLAW_METHOD", call.method)])
+        handler(call)
+    }
+
+    private func registerCoreMethods() {
+        registerMethod("health") { [unowned self] call in
+            let t0 = EventLoop.nowMs()
+            call.respond(self.healthPayload(durationMs: EventLoop.nowMs() - t0))
+        }
+        registerMethod("status") { [unowned self] call in call.respond(self.statusPayload()) }
+        registerMethod("system-presence") { [unowned self] call in call.respond(self.presenceList()) }
+        registerMethod("channels.status") { [unowned self] call in call.respond(self.channels.statusMap()) }
+        registerMethod("system-event") { [unowned self] call in
+            let text: String
+            do throws(RPCError) { text = try call.requiredString("text") } catch { return call.fail(error) }
+            guard let connection = self.connections[call.connId] else { return }
+            connection.presenceText = text
+            self.log.info("system event: \(text)", fields: connection.logFields + [("OPENCLAW_METHOD", "system-event")])
+            call.respond(["ok": true])
+            self.presenceChanged()
+        }
+        registerMethod("logs.tail") { [unowned self] call in
+            do throws(RPCError) { call.respond(try self.logReader.tail(params: call.params)) } catch { call.fail(error) }
+        }
+    }
+
+    func statusPayload() -> JSONValue {
+        var o = JSONObject()
+        o["version"] = .string(BuildInfo.version)
+        o["pid"] = .int(Int64(getpid()))
+        o["uptimeMs"] = .int(uptimeMs)
+        o["startedAt"] = .string(Timestamp.iso8601(ms: startedWallMs))
+        o["configPath"] = .string(settings.paths.configPath)
+        o["stateDir"] = .string(settings.paths.stateDir)
+        o["profile"] = .string(settings.paths.profileLabel)
+        o["bind"] = .string(listeners.first?.address?.host ?? settings.bind)
+        o["port"] = .int(Int64(listeners.first?.address?.port ?? settings.port))
+        o["activation"] = .string(activation)
+        if let watchdogUsec { o["watchdogUsec"] = .int(Int64(watchdogUsec)) }
+        o["clients"] = .int(Int64(readyClients))
+        if let link = channels.linkChannel() { o["linkChannel"] = link }
+        o["channels"] = channels.statusMap()
+        o["auth"] = ["mode": .string(effectiveAuthMode.rawValue)]
+        if let lastError { o["lastError"] = .string(lastError) }
+        return .object(o)
+    }
+
+    // MARK: reload and shutdown
+
+    /// SIGHUP: re-read the config; keep serving on the old one when the new one is broken.
+    func reload(_ reloaded: Result<GatewaySettings, ConfigError>) {
+        ServiceNotifier.reloading(status: "reloading configuration")
+        switch reloaded {
+        case .success(var new):
+            if new.port != settings.port || new.bind != settings.bind {
+                log.warning("bind/port changes need a restart; still listening on \(listenDescription)")
+                new.port = settings.port
+                new.bind = settings.bind
+            }
+            settings = new
+            authGuard = AuthGuard(failuresPerMinute: new.authFailuresPerMinute)
+            if let tickTimer { loop.cancel(tickTimer) }
+            tickTimer = loop.scheduleRepeating(everyMs: Int64(settings.tickIntervalMs)) { [unowned self] in self.tick() }
+            log.notice("configuration reloaded from \(settings.paths.configPath)")
+        case .failure(let error):
+            lastError = "reload failed: \(error)"
+            log.error("reload failed, keeping the previous configuration: \(error)")
+        }
+        ServiceNotifier.ready(status: statusLine)
+    }
+
+    /// SIGTERM/SIGINT: tell every client, close them, wait (bounded) for the bytes to leave, then stop the loop.
+    /// Socket-activated, systemd keeps the listening socket and starts us again on the next
+    /// connection, so clients are told to come back (1012); run by hand, we are going away (1001).
+    func shutdown(signal: Int32) {
+        guard !stopping else { return }
+        stopping = true
+        isReady = false
+        let restartExpected = activation == "socket"
+        ServiceNotifier.stopping(status: "stopping: closing \(readyClients) client connection(s)")
+        log.notice("shutting down on signal \(signal) (\(readyClients) clients)", fields: [("OPENCLAW_SIGNAL", String(signal))])
+        for listener in listeners {
+            loop.unregister(fd: listener.fd)
+            close(listener.fd)
+        }
+        var payload = JSONObject()
+        payload["reason"] = .string(restartExpected ? "gateway restarting" : "gateway stopping")
+        if restartExpected { payload["restartExpectedMs"] = .int(0) }
+        broadcast(event: "shutdown", payload: .object(payload))
+        channels.stop()
+        let code: WebSocketCloseCode = restartExpected ? .serviceRestart : .goingAway
+        for connection in connections.values {
+            connection.close(code, restartExpected ? "service restart" : "going away")
+        }
+        let deadline = EventLoop.nowMs() + Int64(settings.shutdownDrainMs)
+        func check() {
+            if connections.isEmpty || EventLoop.nowMs() >= deadline {
+                loop.stop()
+            } else {
+                loop.schedule(afterMs: 20) { check() }
+            }
+        }
+        check()
+    }
+}

@@ -1,0 +1,153 @@
+import Glibc
+
+/// A non-blocking byte stream (TCP socket or pipe) on the loop, with bounded output.
+///
+/// Writes are queued and flushed once at the end of the loop turn, so several
+/// frames for one peer cost one syscall. Output is bounded: `write` reports when
+/// the queue passes `maxBufferedBytes`, and the owner closes the slow consumer
+/// instead of letting memory grow.
+public final class StreamChannel {
+    public let fd: Int32
+    private unowned let loop: EventLoop
+    /// Called with bytes read; the buffer is only valid during the call.
+    public var onRead: ((UnsafeRawBufferPointer) -> Void)?
+    /// Called once when the channel closes: 0 for EOF or a local close, else the errno.
+    public var onClose: ((Int32) -> Void)?
+    public var maxBufferedBytes: Int
+    public private(set) var isClosed = false
+
+    private var output: [UInt8] = []
+    private var outputStart = 0
+    private var wantsWritable = false
+    private var queuedForFlush = false
+    private var closeWhenFlushed = false
+    private var readingPaused = false
+
+    public init(loop: EventLoop, fd: Int32, maxBufferedBytes: Int = 4 << 20) throws(SystemCallError) {
+        self.fd = fd
+        self.loop = loop
+        self.maxBufferedBytes = maxBufferedBytes
+        try Sockets.setNonBlocking(fd)
+        try loop.register(fd: fd, readable: true, writable: false) { [unowned self] readiness in
+            self.handle(readiness)
+        }
+    }
+
+    /// Bytes queued and not yet accepted by the kernel.
+    public var bufferedBytes: Int { output.count - outputStart }
+
+    /// Queues bytes. Returns false (and queues nothing) when that would pass `maxBufferedBytes`.
+    @discardableResult
+    public func write(_ bytes: [UInt8]) -> Bool {
+        guard !isClosed else { return false }
+        if bufferedBytes + bytes.count > maxBufferedBytes { return false }
+        output.append(contentsOf: bytes)
+        scheduleFlush()
+        return true
+    }
+
+    /// Appends through a closure into the output buffer (no intermediate array).
+    @discardableResult
+    public func write(reserving count: Int, _ body: (inout [UInt8]) -> Void) -> Bool {
+        guard !isClosed else { return false }
+        if bufferedBytes + count > maxBufferedBytes { return false }
+        body(&output)
+        scheduleFlush()
+        return true
+    }
+
+    private func scheduleFlush() {
+        if !queuedForFlush && !wantsWritable {
+            queuedForFlush = true
+            loop.dirtyChannels.append(self)
+        }
+    }
+
+    /// Stops reading (the peer's bytes stay in the kernel), e.g. while draining before close.
+    public func pauseReading() {
+        guard !readingPaused, !isClosed else { return }
+        readingPaused = true
+        loop.modify(fd: fd, readable: false, writable: wantsWritable)
+    }
+
+    /// Closes once everything queued has been written (or at once if nothing is queued).
+    public func closeAfterFlush() {
+        guard !isClosed else { return }
+        closeWhenFlushed = true
+        if bufferedBytes == 0 && !queuedForFlush { close(errno: 0) }
+    }
+
+    /// Closes now, dropping queued output.
+    public func close() { close(errno: 0) }
+
+    private func close(errno code: Int32) {
+        guard !isClosed else { return }
+        isClosed = true
+        loop.unregister(fd: fd)
+        Glibc.close(fd)
+        output = []
+        let callback = onClose
+        onClose = nil
+        onRead = nil
+        callback?(code)
+    }
+
+    private func handle(_ readiness: IOReadiness) {
+        if readiness.contains(.writable) { flush() }
+        if readiness.contains(.readable) || readiness.contains(.hangup), !readingPaused { readAvailable() }
+        else if readiness.contains(.hangup) { close(errno: 0) }
+    }
+
+    private func readAvailable() {
+        let buffer = loop.readBuffer
+        // Bounded rounds so one busy peer cannot starve the others.
+        for _ in 0..<4 {
+            guard !isClosed else { return }
+            let n = read(fd, buffer.baseAddress, buffer.count)
+            if n > 0 {
+                onRead?(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+                if n < buffer.count { return }
+            } else if n == 0 {
+                close(errno: 0)
+                return
+            } else {
+                let e = errno
+                if e == EAGAIN || e == EWOULDBLOCK || e == EINTR { return }
+                close(errno: e)
+                return
+            }
+        }
+    }
+
+    func flush() {
+        queuedForFlush = false
+        guard !isClosed else { return }
+        while outputStart < output.count {
+            let n = output.withUnsafeBytes { raw in
+                Glibc.write(fd, raw.baseAddress! + outputStart, output.count - outputStart)
+            }
+            if n > 0 {
+                outputStart += n
+            } else if n < 0 && errno == EINTR {
+                continue
+            } else if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                if !wantsWritable {
+                    wantsWritable = true
+                    loop.modify(fd: fd, readable: !readingPaused, writable: true)
+                }
+                return
+            } else {
+                close(errno: n < 0 ? errno : EPIPE)
+                return
+            }
+        }
+        // Everything written: release large buffers so idle connections stay small.
+        if output.capacity > 16 * 1024 { output = [] } else { output.removeAll(keepingCapacity: true) }
+        outputStart = 0
+        if wantsWritable {
+            wantsWritable = false
+            loop.modify(fd: fd, readable: !readingPaused, writable: false)
+        }
+        if closeWhenFlushed { close(errno: 0) }
+    }
+}

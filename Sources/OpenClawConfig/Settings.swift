@@ -1,0 +1,198 @@
+import Glibc
+import JSONCore
+
+public enum AuthMode: String, Sendable {
+    case token, password, none
+}
+
+/// The gateway's effective settings: embedded defaults, then `openclaw.json`,
+/// then environment, then flags.
+public struct GatewaySettings: Sendable {
+    public var paths: OpenClawPaths
+    public var port: Int = 18789
+    public var bind: String = "127.0.0.1"
+    public var auth: AuthMode = .token
+    public var token: String?
+    public var password: String?
+    /// Where the secret came from: "credential", "env", "config", "token-file"; nil when none.
+    public var secretSource: String?
+    public var tickIntervalMs: Int = 30_000
+    public var handshakeTimeoutMs: Int = 10_000
+    public var maxPayload: Int = 1 << 20
+    public var maxBufferedBytes: Int = 4 << 20
+    /// Failed auth attempts allowed per peer address per minute before refusals are throttled.
+    public var authFailuresPerMinute: Int = 10
+    /// Shutdown drain bound; kept well below the unit's TimeoutStopSec.
+    public var shutdownDrainMs: Int = 2_000
+    /// `channels` object of the config file (each channel reads its own part).
+    public var channels: JSONValue = .null
+    /// `agent` object of the config file.
+    public var agent: JSONValue = .null
+    public var configFileExists = false
+
+    public init(paths: OpenClawPaths) { self.paths = paths }
+
+    /// True for 127.0.0.0/8, ::1 and "localhost".
+    public var isLoopbackBind: Bool { Self.isLoopback(bind) }
+
+    public static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
+    /// The secret this mode checks, if any.
+    public var secret: String? {
+        switch auth {
+        case .token: token
+        case .password: password
+        case .none: nil
+        }
+    }
+}
+
+/// Reads `openclaw.json` and the environment into `GatewaySettings`.
+public enum ConfigLoader {
+    /// Reads and parses the config file; nil when it does not exist.
+    public static func readConfigFile(_ path: String) throws(ConfigError) -> JSONValue? {
+        guard let bytes = try readFile(path) else { return nil }
+        do {
+            let value = try JSONValue.parse(bytes)
+            guard case .object = value else {
+                throw ConfigError("\(path): the top level must be a JSON object")
+            }
+            return value
+        } catch let error as JSONParseError {
+            throw ConfigError("\(path) line \(error.line), column \(error.column): \(error.message)")
+        } catch let error as ConfigError {
+            throw error
+        } catch {
+            throw ConfigError("\(path): \(error)")
+        }
+    }
+
+    /// Defaults < config file < environment < flags. The secret is taken from, in
+    /// order: the systemd credential `gateway-token`, `OPENCLAW_GATEWAY_TOKEN` /
+    /// `OPENCLAW_GATEWAY_PASSWORD`, the config file, the state dir's token file.
+    public static func load(paths: OpenClawPaths, environment: [String: String], port: Int? = nil,
+                            bind: String? = nil) throws(ConfigError) -> GatewaySettings {
+        var settings = GatewaySettings(paths: paths)
+        let file = try readConfigFile(paths.configPath)
+        settings.configFileExists = file != nil
+        let gateway = file?["gateway"] ?? .null
+        let where_ = paths.configPath
+
+        if let v = gateway["port"] { settings.port = try portValue(v, "\(where_): gateway.port") }
+        if let v = gateway["bind"] { settings.bind = try bindValue(v, "\(where_): gateway.bind") }
+        if let v = gateway["tickIntervalMs"] { settings.tickIntervalMs = try intValue(v, 50...3_600_000, "\(where_): gateway.tickIntervalMs") }
+        if let v = gateway["handshakeTimeoutMs"] { settings.handshakeTimeoutMs = try intValue(v, 100...600_000, "\(where_): gateway.handshakeTimeoutMs") }
+        if let v = gateway["maxPayload"] { settings.maxPayload = try intValue(v, 1024...(64 << 20), "\(where_): gateway.maxPayload") }
+        if let v = gateway["maxBufferedBytes"] { settings.maxBufferedBytes = try intValue(v, 4096...(1 << 30), "\(where_): gateway.maxBufferedBytes") }
+        if let v = gateway["shutdownDrainMs"] { settings.shutdownDrainMs = try intValue(v, 0...60_000, "\(where_): gateway.shutdownDrainMs") }
+        if let v = gateway["authFailuresPerMinute"] { settings.authFailuresPerMinute = try intValue(v, 1...10_000, "\(where_): gateway.authFailuresPerMinute") }
+        let auth = gateway["auth"] ?? .null
+        if let v = auth["mode"] {
+            guard let s = v.stringValue, let mode = AuthMode(rawValue: s) else {
+                throw ConfigError("\(where_): gateway.auth.mode must be \"token\", \"password\" or \"none\"")
+            }
+            settings.auth = mode
+        }
+        settings.channels = file?["channels"] ?? .null
+        settings.agent = file?["agent"] ?? .null
+
+        if let v = environment["OPENCLAW_GATEWAY_PORT"], !v.isEmpty {
+            guard let p = Int(v), (1...65535).contains(p) else {
+                throw ConfigError("OPENCLAW_GATEWAY_PORT=\(v) is not a port number (1–65535)")
+            }
+            settings.port = p
+        }
+        if let port { settings.port = port }
+        if let bind { settings.bind = try bindValue(.string(bind), "--bind") }
+
+        try resolveSecret(&settings, file: auth, environment: environment)
+        return settings
+    }
+
+    private static func resolveSecret(_ s: inout GatewaySettings, file auth: JSONValue,
+                                      environment: [String: String]) throws(ConfigError) {
+        if let dir = environment["CREDENTIALS_DIRECTORY"], !dir.isEmpty,
+           let bytes = try readFile(dir + "/gateway-token"),
+           let secret = trimmed(bytes)
+        {
+            // The credential carries whichever secret the configured mode checks.
+            if s.auth == .password { s.password = secret } else { s.token = secret }
+            s.secretSource = "credential"
+            return
+        }
+        if let t = environment["OPENCLAW_GATEWAY_TOKEN"], !t.isEmpty {
+            s.token = t
+            s.secretSource = "env"
+        }
+        if let p = environment["OPENCLAW_GATEWAY_PASSWORD"], !p.isEmpty {
+            s.password = p
+            s.secretSource = "env"
+        }
+        if s.secretSource != nil { return }
+        if let t = auth["token"]?.stringValue, !t.isEmpty {
+            s.token = t
+            s.secretSource = "config"
+        }
+        if let p = auth["password"]?.stringValue, !p.isEmpty {
+            s.password = p
+            s.secretSource = "config"
+        }
+        if s.secretSource != nil { return }
+        if s.auth == .token, let bytes = try readFile(s.paths.tokenFile), let t = trimmed(bytes) {
+            s.token = t
+            s.secretSource = "token-file"
+        }
+    }
+
+    private static func trimmed(_ bytes: [UInt8]) -> String? {
+        let s = String(decoding: bytes, as: UTF8.self)
+        let t = s.split(whereSeparator: { $0 == "\n" || $0 == "\r" || $0 == " " || $0 == "\t" }).first.map(String.init)
+        return (t?.isEmpty ?? true) ? nil : t
+    }
+
+    private static func portValue(_ v: JSONValue, _ name: String) throws(ConfigError) -> Int {
+        try intValue(v, 1...65535, name)
+    }
+
+    private static func intValue(_ v: JSONValue, _ range: ClosedRange<Int>, _ name: String) throws(ConfigError) -> Int {
+        guard let i = v.intValue, range.contains(Int(i)) else {
+            throw ConfigError("\(name) must be an integer in \(range.lowerBound)…\(range.upperBound)")
+        }
+        return Int(i)
+    }
+
+    /// "loopback" → 127.0.0.1, "lan"/"all" → 0.0.0.0, otherwise a literal address.
+    private static func bindValue(_ v: JSONValue, _ name: String) throws(ConfigError) -> String {
+        guard let s = v.stringValue, !s.isEmpty else { throw ConfigError("\(name) must be an address string") }
+        switch s {
+        case "loopback", "localhost": return "127.0.0.1"
+        case "lan", "all": return "0.0.0.0"
+        default: return s
+        }
+    }
+
+    /// Whole file, or nil when it does not exist; other failures are errors naming the file.
+    public static func readFile(_ path: String) throws(ConfigError) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return nil }
+            throw ConfigError("cannot read \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16 * 1024)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ConfigError("cannot read \(path): \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { break }
+            out.append(contentsOf: chunk[0..<n])
+            if out.count > 16 << 20 { throw ConfigError("\(path) is larger than 16 MiB") }
+        }
+        return out
+    }
+}

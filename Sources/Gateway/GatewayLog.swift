@@ -35,9 +35,10 @@ final class GatewayLog {
 
     var usesJournal: Bool { toJournal }
 
-    func debug(_ message: String, fields: [(String, String)] = []) {
+    /// Arguments are only built when `--verbose` is on: this is called on the request hot path.
+    func debug(_ message: @autoclosure () -> String, fields: @autoclosure () -> [(String, String)] = []) {
         guard verbose else { return }
-        write(.debug, message, fields)
+        write(.debug, message(), fields())
     }
 
     func info(_ message: String, fields: [(String, String)] = []) { write(.info, message, fields) }

@@ -46,6 +46,7 @@ let package = Package(
         .testTarget(name: "JSONCoreTests", dependencies: ["JSONCore"]),
         .testTarget(name: "SystemdKitTests", dependencies: ["SystemdKit"]),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "GatewayProtocol", "JSONCore", "OpenClawConfig", "NetIO"]),
+        .testTarget(name: "GatewayClientTests", dependencies: ["GatewayClient", "WebSocketCodec", "JSONCore", "GatewayProtocol"]),
         .testTarget(name: "ServiceManagerTests", dependencies: ["ServiceManager"]),
         .testTarget(name: "OpenClawCLITests", dependencies: ["OpenClawCLI"]),
     ],

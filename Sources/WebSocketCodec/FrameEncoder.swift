@@ -1,0 +1,55 @@
+/// Writes frames straight into an output buffer (one reservation, one copy, masking in place).
+public enum FrameEncoder {
+    /// `maskingKey` is given in wire order (its big-endian bytes are the four key
+    /// bytes); clients must pass a fresh random key per frame, servers nil.
+    /// Control frames must carry at most 125 bytes (checked in debug builds).
+    public static func append(_ opcode: Opcode, payload: UnsafeRawBufferPointer, fin: Bool = true, maskingKey: UInt32? = nil,
+                              to out: inout [UInt8]) {
+        assert(!opcode.isControl || (fin && payload.count <= 125), "control frames carry ≤ 125 bytes and are never fragmented")
+        let count = payload.count
+        out.reserveCapacity(out.count + 14 + count)
+        out.append((fin ? 0x80 : 0) | opcode.rawValue)
+        let maskBit: UInt8 = maskingKey == nil ? 0 : 0x80
+        if count <= 125 {
+            out.append(maskBit | UInt8(count))
+        } else if count <= 0xFFFF {
+            out.append(maskBit | 126)
+            out.append(UInt8(truncatingIfNeeded: count >> 8))
+            out.append(UInt8(truncatingIfNeeded: count))
+        } else {
+            out.append(maskBit | 127)
+            for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: UInt64(count) >> UInt64(shift))) }
+        }
+        if let maskingKey {
+            out.append(UInt8(truncatingIfNeeded: maskingKey >> 24))
+            out.append(UInt8(truncatingIfNeeded: maskingKey >> 16))
+            out.append(UInt8(truncatingIfNeeded: maskingKey >> 8))
+            out.append(UInt8(truncatingIfNeeded: maskingKey))
+        }
+        guard count > 0 else { return }
+        let start = out.count
+        out.append(contentsOf: payload.assumingMemoryBound(to: UInt8.self))
+        if let maskingKey {
+            out.withUnsafeMutableBytes { raw in
+                // The parser's unmask takes the key as loaded from wire-order bytes.
+                WebSocketParser.unmask(raw.baseAddress! + start, count: count, key: maskingKey.bigEndian)
+            }
+        }
+    }
+
+    public static func append(_ opcode: Opcode, payload: [UInt8], fin: Bool = true, maskingKey: UInt32? = nil, to out: inout [UInt8]) {
+        payload.withUnsafeBytes { append(opcode, payload: $0, fin: fin, maskingKey: maskingKey, to: &out) }
+    }
+
+    /// Status code plus as much of `reason` as fits in a control frame (123
+    /// bytes), cut on a scalar boundary so the peer does not see invalid UTF-8.
+    public static func closePayload(code: WebSocketCloseCode, reason: String) -> [UInt8] {
+        var out: [UInt8] = [UInt8(truncatingIfNeeded: code.rawValue >> 8), UInt8(truncatingIfNeeded: code.rawValue)]
+        for scalar in reason.unicodeScalars {
+            let utf8 = UTF8.encode(scalar)!
+            guard out.count + utf8.count <= 125 else { break }
+            out.append(contentsOf: utf8)
+        }
+        return out
+    }
+}

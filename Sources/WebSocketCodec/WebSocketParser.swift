@@ -1,0 +1,257 @@
+public enum WebSocketRole: Sendable {
+    case server
+    case client
+}
+
+public enum Opcode: UInt8, Sendable {
+    case continuation = 0
+    case text = 1
+    case binary = 2
+    case close = 8
+    case ping = 9
+    case pong = 10
+
+    public var isControl: Bool { rawValue & 0x8 != 0 }
+}
+
+/// One complete message. Text is validated UTF-8 and data messages are
+/// reassembled from their fragments; control frames come through on their own,
+/// even between fragments.
+public enum WebSocketMessage: Sendable, Equatable {
+    case text([UInt8])
+    case binary([UInt8])
+    case ping([UInt8])
+    case pong([UInt8])
+    /// `code` is nil for an empty close payload (the peer sent no status: 1005 locally).
+    case close(code: UInt16?, reason: String)
+}
+
+/// Incremental RFC 6455 frame parser: `feed` bytes as they arrive, then call
+/// `next` until it returns nil.
+///
+/// Every rule is checked as soon as the bytes that decide it are there, and a
+/// data frame that would push the message past `maxMessageSize` is refused from
+/// its header (1009) before its payload is buffered. A violation is sticky:
+/// `next` throws the same error again and further input is dropped, so the
+/// caller only has to send a close frame with `closeCode` and hang up.
+public struct WebSocketParser: Sendable {
+    public let role: WebSocketRole
+    /// Largest reassembled data message accepted (control frames are capped at 125 bytes by the RFC).
+    public var maxMessageSize: Int
+
+    private var buffer: [UInt8] = []
+    private var readIndex = 0
+    /// Opcode (text or binary) of the fragmented message in progress.
+    private var messageOpcode: Opcode?
+    private var fragments: [UInt8] = []
+    private var utf8 = UTF8Validator()
+    private var failure: WebSocketProtocolError?
+
+    /// Capacity above which the buffer is released rather than kept for reuse,
+    /// so one big message does not pin memory for the rest of a connection.
+    private static let retainedCapacity = 256 * 1024
+
+    public init(role: WebSocketRole, maxMessageSize: Int) {
+        self.role = role
+        self.maxMessageSize = maxMessageSize
+    }
+
+    public mutating func feed(_ bytes: UnsafeRawBufferPointer) {
+        guard failure == nil, !bytes.isEmpty else { return }
+        compact()
+        buffer.append(contentsOf: bytes.assumingMemoryBound(to: UInt8.self))
+    }
+
+    public mutating func feed(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { feed($0) }
+    }
+
+    /// Bytes fed but not yet consumed by `next`.
+    public var bufferedByteCount: Int { buffer.count - readIndex }
+
+    /// Next complete message, nil when more bytes are needed.
+    public mutating func next() throws(WebSocketProtocolError) -> WebSocketMessage? {
+        if let failure { throw failure }
+        do {
+            return try parseNext()
+        } catch {
+            failure = error
+            buffer = []
+            readIndex = 0
+            fragments = []
+            throw error
+        }
+    }
+
+    private mutating func compact() {
+        if readIndex == buffer.count {
+            if buffer.capacity > Self.retainedCapacity { buffer = [] } else { buffer.removeAll(keepingCapacity: true) }
+            readIndex = 0
+        } else if readIndex > 0 && (readIndex >= 64 * 1024 || readIndex * 2 >= buffer.count) {
+            buffer.removeSubrange(0..<readIndex)
+            readIndex = 0
+        }
+    }
+
+    private mutating func parseNext() throws(WebSocketProtocolError) -> WebSocketMessage? {
+        while true {
+            let available = buffer.count - readIndex
+            guard available >= 1 else { return nil }
+            let b0 = buffer[readIndex]
+            guard b0 & 0x70 == 0 else { throw WebSocketProtocolError(.protocolError, "reserved bits set") }
+            guard let opcode = Opcode(rawValue: b0 & 0x0F) else {
+                throw WebSocketProtocolError(.protocolError, "reserved opcode \(b0 & 0x0F)")
+            }
+            let fin = b0 & 0x80 != 0
+            if opcode.isControl {
+                guard fin else { throw WebSocketProtocolError(.protocolError, "fragmented control frame") }
+            } else if opcode == .continuation {
+                guard messageOpcode != nil else {
+                    throw WebSocketProtocolError(.protocolError, "continuation frame without a message in progress")
+                }
+            } else {
+                guard messageOpcode == nil else {
+                    throw WebSocketProtocolError(.protocolError, "new data frame while a fragmented message is in progress")
+                }
+            }
+
+            guard available >= 2 else { return nil }
+            let b1 = buffer[readIndex + 1]
+            let masked = b1 & 0x80 != 0
+            switch role {
+            case .server where !masked: throw WebSocketProtocolError(.protocolError, "client frame is not masked")
+            case .client where masked: throw WebSocketProtocolError(.protocolError, "server frame is masked")
+            default: break
+            }
+            let length7 = b1 & 0x7F
+            if opcode.isControl && length7 > 125 {
+                throw WebSocketProtocolError(.protocolError, "control frame payload over 125 bytes")
+            }
+
+            var headerLength = 2
+            let length: UInt64
+            switch length7 {
+            case 126:
+                headerLength += 2
+                guard available >= headerLength else { return nil }
+                length = UInt64(buffer[readIndex + 2]) << 8 | UInt64(buffer[readIndex + 3])
+            case 127:
+                guard available >= 3 else { return nil }
+                guard buffer[readIndex + 2] & 0x80 == 0 else {
+                    throw WebSocketProtocolError(.protocolError, "64-bit payload length with the top bit set")
+                }
+                headerLength += 8
+                guard available >= headerLength else { return nil }
+                var l: UInt64 = 0
+                for i in 2..<10 { l = l << 8 | UInt64(buffer[readIndex + i]) }
+                length = l
+            default:
+                length = UInt64(length7)
+            }
+            if !opcode.isControl && length > UInt64(max(0, maxMessageSize - fragments.count)) {
+                throw WebSocketProtocolError(.messageTooBig, "message exceeds \(maxMessageSize) bytes")
+            }
+
+            let keyOffset = readIndex + headerLength
+            if masked { headerLength += 4 }
+            let payloadLength = Int(length)
+            guard available >= headerLength + payloadLength else { return nil }
+            let payloadStart = readIndex + headerLength
+            readIndex = payloadStart + payloadLength
+            let key: UInt32? = masked
+                ? buffer.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: keyOffset, as: UInt32.self) } : nil
+
+            if opcode.isControl {
+                let payload = extract(from: payloadStart, count: payloadLength, key: key)
+                switch opcode {
+                case .ping: return .ping(payload)
+                case .pong: return .pong(payload)
+                default: return try closeMessage(payload)
+                }
+            }
+
+            if fin && opcode != .continuation {
+                let payload = extract(from: payloadStart, count: payloadLength, key: key)
+                guard opcode == .text else { return .binary(payload) }
+                utf8 = UTF8Validator()
+                guard payload.withUnsafeBytes({ utf8.consume($0) }) && utf8.isAtBoundary else {
+                    throw WebSocketProtocolError(.invalidPayload, "text message is not valid UTF-8")
+                }
+                return .text(payload)
+            }
+
+            if opcode != .continuation {
+                messageOpcode = opcode
+                utf8 = UTF8Validator()
+            }
+            let start = fragments.count
+            fragments.append(contentsOf: buffer[payloadStart..<(payloadStart + payloadLength)])
+            let isText = messageOpcode == .text
+            let valid = fragments.withUnsafeMutableBytes { raw in
+                let tail = UnsafeMutableRawBufferPointer(rebasing: raw[start...])
+                if let key { Self.unmask(tail.baseAddress, count: tail.count, key: key) }
+                return !isText || utf8.consume(UnsafeRawBufferPointer(tail))
+            }
+            guard valid else { throw WebSocketProtocolError(.invalidPayload, "text message is not valid UTF-8") }
+            guard fin else { continue }
+
+            let message = fragments
+            fragments = []
+            messageOpcode = nil
+            guard isText else { return .binary(message) }
+            guard utf8.isAtBoundary else {
+                throw WebSocketProtocolError(.invalidPayload, "text message ends inside a UTF-8 sequence")
+            }
+            return .text(message)
+        }
+    }
+
+    private func closeMessage(_ payload: [UInt8]) throws(WebSocketProtocolError) -> WebSocketMessage {
+        guard !payload.isEmpty else { return .close(code: nil, reason: "") }
+        guard payload.count >= 2 else { throw WebSocketProtocolError(.protocolError, "close payload of 1 byte") }
+        let code = UInt16(payload[0]) << 8 | UInt16(payload[1])
+        guard WebSocketCloseCode(code).isSendable else {
+            throw WebSocketProtocolError(.protocolError, "invalid close code \(code)")
+        }
+        let reason = payload[2...]
+        guard UTF8Validator.isValid(reason) else {
+            throw WebSocketProtocolError(.invalidPayload, "close reason is not valid UTF-8")
+        }
+        return .close(code: code, reason: String(decoding: reason, as: UTF8.self))
+    }
+
+    /// Copies (and unmasks) one payload out of the input buffer in a single pass.
+    private func extract(from start: Int, count: Int, key: UInt32?) -> [UInt8] {
+        guard count > 0 else { return [] }
+        return [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
+            buffer.withUnsafeBytes { raw in
+                let source = raw.baseAddress! + start
+                let destination = UnsafeMutableRawPointer(out.baseAddress!)
+                destination.copyMemory(from: source, byteCount: count)
+                if let key { Self.unmask(destination, count: count, key: key) }
+            }
+            initialized = count
+        }
+    }
+
+    /// XORs `count` bytes in place with the 4-byte key (in wire order, loaded
+    /// natively), eight bytes at a time. Payload offset 0 lines up with key byte 0.
+    @inline(__always)
+    static func unmask(_ pointer: UnsafeMutableRawPointer?, count: Int, key: UInt32) {
+        guard let pointer, count > 0 else { return }
+        let key64 = UInt64(key) | UInt64(key) << 32
+        var i = 0
+        while i + 8 <= count {
+            let word = pointer.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            pointer.storeBytes(of: word ^ key64, toByteOffset: i, as: UInt64.self)
+            i += 8
+        }
+        // After `.littleEndian`, wire key byte n sits in bits 8n…8n+7 on any host.
+        let keyBytes = key.littleEndian
+        while i < count {
+            let keyByte = UInt8(truncatingIfNeeded: keyBytes >> (UInt32(i & 3) * 8))
+            pointer.storeBytes(of: pointer.load(fromByteOffset: i, as: UInt8.self) ^ keyByte, toByteOffset: i, as: UInt8.self)
+            i += 1
+        }
+    }
+}

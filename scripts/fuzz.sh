@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets in Fuzz/ against Sources/WebSocketCodec and runs
-# each for a bounded time. Usage: scripts/fuzz.sh [seconds-per-target]
+# Builds the libFuzzer targets in Fuzz/ (each against the module it exercises)
+# and runs each for a bounded time. Usage: scripts/fuzz.sh [seconds-per-target]
 # Exits non-zero when a target crashes (the crashing input is kept in the work
 # directory) or fails to build. FUZZ_DIR overrides the work directory.
 set -euo pipefail
@@ -11,12 +11,15 @@ work="${FUZZ_DIR:-$root/.build-fuzz}"
 mkdir -p "$work"
 
 status=0
-for target in FrameParserFuzz HTTPHeadFuzz; do
+# target:module it exercises
+for entry in FrameParserFuzz:WebSocketCodec HTTPHeadFuzz:WebSocketCodec JSONFuzz:JSONCore; do
+    target="${entry%%:*}"
+    module="${entry#*:}"
     binary="$work/$target"
     echo "== building $target"
     # The linker's noise about ASan symbols is kept out of the way unless the build fails.
     if ! swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name "$target" \
-            "$root"/Sources/WebSocketCodec/*.swift "$root/Fuzz/$target.swift" -o "$binary" 2>"$work/$target.build.log"; then
+            "$root"/Sources/"$module"/*.swift "$root/Fuzz/$target.swift" -o "$binary" 2>"$work/$target.build.log"; then
         grep -v "Cannot export local symbol" "$work/$target.build.log" >&2
         echo "!! $target failed to build" >&2
         exit 2

@@ -1,6 +1,6 @@
 // libFuzzer target for JSONCore. Build and run from the package root:
 //   swiftc -O -sanitize=fuzzer,address -parse-as-library \
-//       Sources/JSONCore/*.swift Fuzz/JSON/main.swift -o /tmp/jsonfuzz
+//       Sources/JSONCore/*.swift Fuzz/JSONFuzz.swift -o /tmp/jsonfuzz
 //   /tmp/jsonfuzz -max_total_time=60 -max_len=4096
 //
 // Invariants: parsing never crashes; whatever parses serializes to JSON that

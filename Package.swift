@@ -48,7 +48,7 @@ let package = Package(
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "GatewayProtocol", "JSONCore", "OpenClawConfig", "NetIO"]),
         .testTarget(name: "GatewayClientTests", dependencies: ["GatewayClient", "WebSocketCodec", "JSONCore", "GatewayProtocol"]),
         .testTarget(name: "ServiceManagerTests", dependencies: ["ServiceManager"]),
-        .testTarget(name: "OpenClawCLITests", dependencies: ["OpenClawCLI"]),
+        .testTarget(name: "OpenClawCLITests", dependencies: ["OpenClawCLI", "OpenClawConfig", "JSONCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

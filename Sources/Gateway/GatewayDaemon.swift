@@ -21,7 +21,7 @@ public struct GatewayOptions: Sendable {
 
 /// Runs the gateway in the foreground until SIGTERM/SIGINT; returns the exit code.
 public enum GatewayDaemon {
-    public static func run(options: GatewayOptions, environment: [String: String] = currentEnvironment()) -> Int32 {
+    public static func run(options: GatewayOptions, environment: [String: String] = ProcessEnvironment.current()) -> Int32 {
         // Before anything else (and before any thread exists): take the activated
         // sockets, which also unsets LISTEN_* so children never inherit them.
         let activated: [ActivatedSocket]
@@ -113,19 +113,5 @@ public enum GatewayDaemon {
         ServiceNotifier.status("failed: \(message)")
         writeStderr("openclaw gateway: \(message)\n")
         return 1
-    }
-
-    /// The process environment as a dictionary (no Foundation).
-    public static func currentEnvironment() -> [String: String] {
-        var env: [String: String] = [:]
-        var p = environ
-        while let entry = p.pointee {
-            let s = String(cString: entry)
-            if let eq = s.firstIndex(of: "=") {
-                env[String(s[..<eq])] = String(s[s.index(after: eq)...])
-            }
-            p += 1
-        }
-        return env
     }
 }

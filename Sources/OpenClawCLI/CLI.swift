@@ -1,7 +1,62 @@
+import Gateway
+import OpenClawConfig
+import GatewayProtocol
+
 /// Entry point of the `openclaw` executable. Returns the process exit code.
 public enum CLI {
+    /// Exit codes shared by every command; `gateway status` adds its own above these.
+    public enum Exit {
+        public static let ok: Int32 = 0
+        public static let failure: Int32 = 1
+        public static let usage: Int32 = 2
+    }
+
     public static func run(_ arguments: [String]) -> Int32 {
-        print("openclaw: not implemented yet")
-        return 1
+        run(arguments, environment: ProcessEnvironment.current())
+    }
+
+    public static func run(_ arguments: [String], environment: [String: String]) -> Int32 {
+        let terminal = Terminal(environment: environment)
+        let invocation: Invocation
+        do {
+            invocation = try Invocation.parse(arguments)
+        } catch {
+            terminal.error(error.description)
+            return Exit.usage
+        }
+        do {
+            return try execute(invocation, terminal: terminal, environment: environment)
+        } catch {
+            terminal.error(error.message)
+            return error.exitCode
+        }
+    }
+
+    private static func execute(_ invocation: Invocation, terminal: Terminal, environment: [String: String])
+        throws(CommandFailure) -> Int32
+    {
+        let rpc = GatewayCommands(terminal: terminal, environment: environment, profile: invocation.profile)
+        let services = ServiceCommands(terminal: terminal, environment: environment, profile: invocation.profile)
+        switch invocation.action {
+        case .help(let text):
+            terminal.line(text)
+            return Exit.ok
+        case .version:
+            terminal.line("openclaw \(BuildInfo.version)")
+            return Exit.ok
+        case .runGateway(let port, let bind, let verbose):
+            return GatewayDaemon.run(
+                options: GatewayOptions(profile: invocation.profile, port: port, bind: bind, verbose: verbose),
+                environment: environment)
+        case .install(let request): return try services.install(request)
+        case .service(let verb, let system): return try services.run(verb, system: system)
+        case .status(let request): return try services.status(request)
+        case .doctor(let fix, let system): return try services.doctor(fix: fix, system: system)
+        case .health(let target, let json): return try rpc.health(target, json: json)
+        case .call(let target, let request): return try rpc.call(target, request)
+        case .logs(let target, let request): return try rpc.logs(target, request)
+        case .send(let target, let request): return try rpc.send(target, request)
+        case .agent(let target, let request): return try rpc.agent(target, request)
+        }
     }
 }

@@ -1,0 +1,151 @@
+/// Every command of `openclaw`, with the options and help text each accepts.
+///
+/// Parsing, `--help` and the unit tests all read this one table, so a flag
+/// documented in help is a flag the parser accepts.
+enum CommandTree {
+    static let url = OptionSpec.value(
+        "url", "URL", "Gateway WebSocket URL (default: from the config; env OPENCLAW_GATEWAY_URL).")
+    static let token = OptionSpec.value(
+        "token", "TOKEN", "Shared secret for the gateway (default: env OPENCLAW_GATEWAY_TOKEN, then the config).")
+    static let json = OptionSpec.flag("json", "Print one JSON document instead of text.")
+    static let system = OptionSpec.flag("system", "Act on the system unit in /etc/systemd/system instead of the user unit.")
+
+    static let rpcNotes = """
+        Fails within 2 seconds, naming the URL it tried, when no gateway answers.
+        """
+
+    static let serviceNotes = """
+        Exit codes: 0 done, 1 failed (the error says why and what to run), 2 usage error.
+        """
+
+    static let run = CommandSpec(
+        ["gateway"], "Run the gateway in the foreground (what the systemd unit runs).",
+        options: [
+            .value("port", "N", "Port to listen on when not socket-activated (default: config, then 18789)."),
+            .value("bind", "ADDR", "Address to bind when not socket-activated (default: config, then 127.0.0.1)."),
+            .flag("verbose", "Log every request and connection."),
+        ],
+        subcommands: [install, uninstall, start, stop, restart, status, gatewayDoctor, health, call],
+        notes: "Under systemd the listening socket comes from socket activation; --port and --bind then do not apply."
+    )
+
+    static let install = CommandSpec(
+        ["gateway", "install"], "Install and start the gateway as a systemd service (socket + service units).",
+        options: [
+            .flag("force", "Rewrite the units and restart even when already installed as configured."),
+            .value("port", "N", "Port the socket unit listens on (default: config, then 18789)."),
+            .value("token", "TOKEN", "Shared secret to install (default: the existing one, else a new one)."),
+            system,
+            .value("user-name", "USER", "With --system: the account the system unit runs as."),
+        ],
+        notes: serviceNotes
+    )
+    static let uninstall = lifecycle("uninstall", "Stop, disable and remove the service units, then reload systemd.")
+    static let start = lifecycle("start", "Start the service through systemd and wait until the gateway answers.")
+    static let stop = lifecycle("stop", "Stop the service through systemd and wait until it is inactive.")
+    static let restart = lifecycle(
+        "restart", "Restart the service through systemd and wait until the new instance answers.")
+
+    private static func lifecycle(_ verb: String, _ summary: String) -> CommandSpec {
+        CommandSpec(["gateway", verb], summary, options: [system], notes: serviceNotes)
+    }
+
+    static let status = CommandSpec(
+        ["gateway", "status"], "Show the service (systemd unit) and the RPC reachability of the gateway.",
+        options: [
+            .value("url", "URL", "Probe this WebSocket URL instead of the one the config resolves to."),
+            .flag("deep", "Also scan every systemd unit that looks like a gateway, and warn about foreign ones."),
+            .flag("no-probe", "Skip the RPC probe."),
+            json,
+            system,
+        ],
+        notes: """
+            Exit codes: 0 running and reachable (with --no-probe: active), 1 status could not be determined
+            (no systemd manager, broken config), 2 usage error, 3 not installed, 4 installed but not running,
+            5 active but the gateway does not answer.
+            --json prints one document; its schema is in docs/status-json.md.
+            """
+    )
+    static let gatewayDoctor = CommandSpec(
+        ["gateway", "doctor"], "Audit the installed service against the recommended setup (same as 'openclaw doctor').",
+        options: [.flag("fix", "Apply the fixes and report what changed."), system],
+        notes: "Exits non-zero while problems remain.")
+    static let health = CommandSpec(
+        ["gateway", "health"], "Ask the running gateway whether it and its channels are healthy.",
+        options: [url, token, json],
+        notes: "Exit codes: 0 healthy, 1 unhealthy or unreachable, 2 usage error.\n" + rpcNotes)
+    static let call = CommandSpec(
+        ["gateway", "call"], "Call one gateway method and print its result (for debugging).",
+        positionals: ["METHOD"],
+        options: [
+            .value("params", "JSON", "Parameters as a JSON value (default: {})."),
+            .value("timeout", "MS", "How long to wait for the answer, in milliseconds (default: 30000)."),
+            url, token, json,
+        ],
+        notes: "Example: openclaw gateway call logs.tail --params '{\"limit\":5}'\n" + rpcNotes)
+
+    static let logs = CommandSpec(
+        ["logs"], "Print the gateway's recent log lines through its logs.tail method.",
+        options: [
+            .flag("follow", "Keep printing new lines; survives gateway restarts."),
+            .value("limit", "N", "How many recent lines to start with (1-5000, default: 200)."),
+            .value("interval", "MS", "With --follow: how often to poll, in milliseconds (default: 1000)."),
+            json, url, token,
+        ],
+        notes: """
+            --json prints the logs.tail result ({source, cursor, lines}) as one document; with --follow,
+            one JSON object per line instead: {"line": …, "cursor": …}, the cursor being where to resume.
+            While following, a lost gateway is waited for (backoff up to 5 s) and the tail resumes after the
+            last line shown.
+
+            """ + rpcNotes)
+
+    static let messageSend = CommandSpec(
+        ["message", "send"], "Send a message through the gateway's channel.",
+        options: [
+            .value("target", "TO", "Recipient: a number, a nick or a #channel."),
+            .value("message", "TEXT", "Message text."),
+            .value("media", "URL", "Media to attach (repeatable).", repeatable: true),
+            .value("channel", "ID", "Channel to send on (default: the linked one)."),
+            .value("idempotency-key", "KEY", "Key that makes a retry deliver once (default: a new one, printed)."),
+            json, url, token,
+        ],
+        notes: "Retrying with the same --idempotency-key returns the first result and never delivers twice.\n"
+            + rpcNotes)
+    static let message = CommandSpec(
+        ["message"], "Send messages through the gateway.", subcommands: [messageSend], runnable: false)
+
+    static let agent = CommandSpec(
+        ["agent"], "Run one agent turn through the gateway and print its reply as it streams.",
+        options: [
+            .value("message", "TEXT", "What to ask the agent."),
+            .value("to", "TO", "Recipient the turn is for (a number, a nick or a #channel)."),
+            .flag("deliver", "Send the final reply to --to through the channel."),
+            .value("timeout", "SECONDS", "Give the run this long before it is stopped (default: the gateway's)."),
+            .flag("no-wait", "Return once the gateway accepted the run, printing its run id."),
+            json, url, token,
+        ],
+        notes: "Exit codes: 0 the run finished ok, 1 it failed, timed out or the gateway is unreachable.\n"
+            + rpcNotes)
+
+    static let doctor = CommandSpec(
+        ["doctor"], "Audit the installed service, config and token, and migrate legacy installs.",
+        options: [.flag("fix", "Apply the fixes and report what changed."), system],
+        notes: "Exits non-zero while problems remain.")
+
+    static let root = CommandSpec(
+        [], "Run and manage the OpenClaw gateway.",
+        subcommands: [run, logs, message, agent, doctor],
+        runnable: false,
+        notes: """
+            Environment:
+              OPENCLAW_GATEWAY_URL    gateway URL for the commands that talk to it
+              OPENCLAW_GATEWAY_TOKEN  shared secret (OPENCLAW_GATEWAY_PASSWORD in password mode)
+              OPENCLAW_PROFILE        profile when --profile is not given
+              OPENCLAW_STATE_DIR      state directory (default: ~/.openclaw or ~/.openclaw-PROFILE)
+              NO_COLOR                no colour in output (neither is there when output is not a terminal)
+
+            Errors are one sentence on stderr; usage errors exit with 2.
+            """
+    )
+}

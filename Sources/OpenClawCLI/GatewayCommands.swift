@@ -1,0 +1,276 @@
+import Glibc
+import GatewayClient
+import GatewayProtocol
+import JSONCore
+import OpenClawConfig
+
+/// The commands that talk to a running gateway over its WebSocket: `gateway
+/// health`, `gateway call`, `logs`, `message send`, `agent`.
+///
+/// None of them has a fallback: when the gateway does not answer they fail
+/// with the client's one-sentence error naming the URL (G2).
+struct GatewayCommands {
+    let terminal: Terminal
+    let environment: [String: String]
+    let profile: String?
+
+    static let identity = ClientIdentity(version: BuildInfo.version)
+
+    func resolve(_ override: RPCTarget) throws(CommandFailure) -> GatewayTarget {
+        do {
+            return try GatewayTarget.resolve(profile: profile, override: override, environment: environment)
+        } catch {
+            throw CommandFailure(error.description)
+        }
+    }
+
+    func connect(_ target: GatewayTarget, requestTimeoutMs: Int = 30_000) throws(CommandFailure) -> GatewayConnection {
+        do {
+            return try GatewayConnection.connect(
+                url: target.url, token: target.token, password: target.password, identity: Self.identity,
+                requestTimeoutMs: requestTimeoutMs)
+        } catch {
+            throw CommandFailure(error.description)
+        }
+    }
+
+    /// One request on a fresh connection.
+    func call(_ target: GatewayTarget, _ method: String, params: JSONValue = [:], timeoutMs: Int? = nil)
+        throws(CommandFailure) -> JSONValue
+    {
+        let connection = try connect(target, requestTimeoutMs: timeoutMs ?? 30_000)
+        defer { connection.close() }
+        do {
+            return try connection.call(method, params: params, timeoutMs: timeoutMs)
+        } catch {
+            throw CommandFailure(error.description)
+        }
+    }
+
+    // MARK: gateway health
+
+    func health(_ override: RPCTarget, json: Bool) throws(CommandFailure) -> Int32 {
+        let target = try resolve(override)
+        let health = try call(target, "health")
+        if json {
+            terminal.line(health.prettyPrinted())
+        } else {
+            terminal.line(HealthText.render(health, paint: terminal.paint))
+        }
+        guard health["ok"]?.boolValue == true else {
+            throw CommandFailure("The gateway at \(target.url) answers but reports itself unhealthy (a configured "
+                + "channel is down); `openclaw gateway status` shows each channel's last error.")
+        }
+        return CLI.Exit.ok
+    }
+
+    // MARK: gateway call
+
+    func call(_ override: RPCTarget, _ request: CallRequest) throws(CommandFailure) -> Int32 {
+        let result = try call(try resolve(override), request.method, params: request.params,
+                              timeoutMs: request.timeoutMs)
+        terminal.line(request.json ? result.jsonString : result.prettyPrinted())
+        return CLI.Exit.ok
+    }
+
+    // MARK: message send
+
+    func send(_ override: RPCTarget, _ request: SendRequest) throws(CommandFailure) -> Int32 {
+        let key = request.idempotencyKey ?? IdempotencyKey.generate()
+        if request.idempotencyKey == nil {
+            // Printed before sending, so a send that fails or hangs can be retried without a second delivery.
+            terminal.note("Idempotency key: \(key) (retry with --idempotency-key \(key))")
+        }
+        var params = JSONObject()
+        params["to"] = .string(request.target)
+        if let message = request.message { params["message"] = .string(message) }
+        if request.media.count == 1 { params["mediaUrl"] = .string(request.media[0]) }
+        if request.media.count > 1 { params["mediaUrls"] = .array(request.media.map(JSONValue.string)) }
+        if let channel = request.channel { params["channel"] = .string(channel) }
+        params["idempotencyKey"] = .string(key)
+
+        let result: JSONValue
+        do {
+            result = try call(try resolve(override), "send", params: .object(params))
+        } catch {
+            throw CommandFailure(error.message.dropLastPeriod() + "; retry with --idempotency-key \(key) to send at most once.")
+        }
+        if request.json {
+            var document = result.objectValue ?? JSONObject()
+            document["idempotencyKey"] = .string(key)
+            terminal.line(JSONValue.object(document).prettyPrinted())
+        } else {
+            let channel = result["channel"]?.stringValue ?? request.channel ?? "the default channel"
+            let id = result["messageId"]?.stringValue ?? "?"
+            terminal.line("Sent to \(request.target) on \(channel) (message id \(id), idempotency key \(key)).")
+        }
+        return CLI.Exit.ok
+    }
+}
+
+extension GatewayCommands {
+    // MARK: logs
+
+    /// `openclaw logs [--follow]`. The first connection must work (fail fast, G2); once following,
+    /// a lost gateway is waited for with backoff and the tail resumes from the last cursor.
+    func logs(_ override: RPCTarget, _ request: LogsRequest) throws(CommandFailure) -> Int32 {
+        let target = try resolve(override)
+        var follower = LogFollower()
+        let initial = try connect(target)
+        let first: JSONValue
+        do {
+            first = try initial.call("logs.tail", params: follower.params(limit: request.limit))
+        } catch {
+            throw CommandFailure(error.description)
+        }
+        let firstBatch = follower.accept(first)
+        guard request.follow else {
+            initial.close()
+            if request.json {
+                terminal.line(first.prettyPrinted())
+            } else {
+                firstBatch.lines.forEach(terminal.line)
+            }
+            return CLI.Exit.ok
+        }
+        show(firstBatch, json: request.json)
+
+        var connection: GatewayConnection? = initial
+        var backoffMs = 250
+        while true {
+            guard let live = connection else {
+                do {
+                    connection = try GatewayConnection.connect(
+                        url: target.url, token: target.token, password: target.password, identity: Self.identity,
+                        connectTimeoutMs: 5_000)
+                    terminal.note("Reconnected to \(target.url); resuming after the last line shown.")
+                    backoffMs = 250
+                } catch {
+                    // A gateway that is back but refuses us (rotated token) will not change its mind.
+                    if case .handshakeRejected(_, let refusal, _) = error,
+                       refusal.code == ErrorCode.forbidden.rawValue
+                        || refusal.details?["code"]?.stringValue?.hasPrefix("AUTH_") == true {
+                        throw CommandFailure(error.description)
+                    }
+                    sleepMs(backoffMs)
+                    backoffMs = min(backoffMs * 2, 5_000)
+                }
+                continue
+            }
+            do {
+                let batch = follower.accept(try live.call("logs.tail", params: follower.params(limit: request.limit)))
+                if batch.reset {
+                    terminal.note("The gateway did not know the last cursor (it restarted without a journal, or "
+                        + "the lines rotated out): lines logged in between may be missing.")
+                }
+                show(batch, json: request.json)
+                if !batch.more { sleepMs(request.intervalMs) }
+            } catch {
+                if case .rpc = error { throw CommandFailure(error.description) }
+                live.close()
+                connection = nil
+                terminal.note("Lost the connection to the gateway at \(target.url); reconnecting…")
+            }
+        }
+    }
+
+    private func show(_ batch: LogFollower.Batch, json: Bool) {
+        for line in batch.lines {
+            let entry: JSONValue = ["line": .string(line), "cursor": JSONValue(batch.cursor)]
+            terminal.line(json ? entry.jsonString : line)
+        }
+    }
+
+    private func sleepMs(_ ms: Int) {
+        usleep(UInt32(ms) * 1000)
+    }
+
+    // MARK: agent
+
+    /// Runs one turn: the gateway answers `accepted` (with the run id), streams `agent` events, then the
+    /// final response on the same request id. Events are broadcast to every client, so only this run's count.
+    func agent(_ override: RPCTarget, _ request: AgentRequest) throws(CommandFailure) -> Int32 {
+        var params = JSONObject()
+        params["message"] = .string(request.message)
+        if let to = request.to { params["to"] = .string(to) }
+        if request.deliver { params["deliver"] = true }
+        if let timeout = request.timeoutSeconds { params["timeout"] = .int(Int64(timeout)) }
+        params["idempotencyKey"] = .string(IdempotencyKey.generate())
+
+        // The gateway bounds the run (its timeout, then AGENT_TIMEOUT) and a dead link is noticed by the
+        // tick watchdog, so the CLI's own bound only has to be longer than any run may last.
+        let waitMs = ((request.timeoutSeconds ?? 86_400) + 30) * 1000
+        let connection = try connect(try resolve(override), requestTimeoutMs: waitMs)
+        defer { connection.close() }
+
+        var runId: String?
+        var early: [JSONValue] = []
+        var streamed = false
+        var endsWithNewline = true
+        func show(_ event: JSONValue) {
+            guard event["runId"]?.stringValue == runId, event["stream"]?.stringValue == "assistant",
+                  let text = event["data"]?["text"]?.stringValue, !text.isEmpty else { return }
+            streamed = true
+            endsWithNewline = text.hasSuffix("\n")
+            if !request.json { terminal.write(text) }
+        }
+        let answer: JSONValue
+        do {
+            answer = try connection.stream(
+                "agent", params: .object(params), timeoutMs: waitMs,
+                onEvent: { name, payload in
+                    guard name == "agent", let payload else { return }
+                    if runId == nil { early.append(payload) } else { show(payload) }
+                },
+                onResponse: { payload in
+                    guard payload["status"]?.stringValue == "accepted" else { return true }
+                    runId = payload["runId"]?.stringValue
+                    early.forEach(show)
+                    early = []
+                    return !request.wait
+                })
+        } catch {
+            if streamed && !endsWithNewline && !request.json { terminal.write("\n") }
+            throw CommandFailure(error.description)
+        }
+
+        if request.json {
+            terminal.line(answer.prettyPrinted())
+        } else if !request.wait {
+            terminal.line("Accepted: run id \(answer["runId"]?.stringValue ?? "?") "
+                + "(wait for it with `openclaw gateway call agent.wait --params '{\"runId\":\"…\"}'`).")
+        } else if !streamed {
+            terminal.write(answer["result"]?["text"]?.stringValue ?? "")
+        } else if !endsWithNewline {
+            terminal.write("\n")
+        }
+        guard request.wait else { return CLI.Exit.ok }
+        let status = answer["status"]?.stringValue ?? "unknown"
+        let id = answer["runId"]?.stringValue ?? runId ?? "?"
+        if status != "ok" {
+            let why = answer["error"]?["message"]?.stringValue.map { ": \($0)" } ?? ""
+            throw CommandFailure("The agent run \(id) ended with status \(status)\(why).")
+        }
+        if answer["deliveryStatus"]?.stringValue == "failed" {
+            let why = answer["deliveryError"]?["message"]?.stringValue ?? "unknown error"
+            throw CommandFailure("The agent run \(id) finished but delivering its reply to \(request.to ?? "?") failed: \(why).")
+        }
+        return CLI.Exit.ok
+    }
+}
+
+/// A command's failure: the one sentence printed after `error:` and the exit code.
+struct CommandFailure: Error {
+    let message: String
+    let exitCode: Int32
+
+    init(_ message: String, exitCode: Int32 = CLI.Exit.failure) {
+        self.message = message
+        self.exitCode = exitCode
+    }
+}
+
+extension String {
+    /// Lets a sentence be extended with "; …" without a period in the middle.
+    func dropLastPeriod() -> String { hasSuffix(".") ? String(dropLast()) : self }
+}

@@ -1,0 +1,193 @@
+import JSONCore
+import OpenClawConfig
+
+/// What the user asked for, with every value checked and typed. Parsing ends here;
+/// nothing in this file touches the network, systemd or the file system.
+public struct Invocation: Sendable, Equatable {
+    public var profile: String?
+    public var action: Action
+
+    public enum Action: Sendable, Equatable {
+        case help(String)
+        case version
+        case runGateway(port: Int?, bind: String?, verbose: Bool)
+        case install(InstallRequest)
+        case service(ServiceVerb, system: Bool)
+        case status(StatusRequest)
+        case doctor(fix: Bool, system: Bool)
+        case health(RPCTarget, json: Bool)
+        case call(RPCTarget, CallRequest)
+        case logs(RPCTarget, LogsRequest)
+        case send(RPCTarget, SendRequest)
+        case agent(RPCTarget, AgentRequest)
+    }
+
+    public enum ServiceVerb: String, Sendable, Equatable {
+        case uninstall, start, stop, restart
+    }
+
+    /// Reads a command line. Usage mistakes throw; `--help` and `--version` always succeed.
+    public static func parse(_ arguments: [String]) throws(UsageError) -> Invocation {
+        let parsed = try ArgumentParser(root: CommandTree.root).parse(arguments)
+        let profile = parsed.value("profile")
+        if parsed.wantsHelp { return Invocation(profile: profile, action: .help(Help.render(parsed.command))) }
+        if parsed.wantsVersion { return Invocation(profile: profile, action: .version) }
+        if let profile, !OpenClawPaths.isValidProfileName(profile) {
+            throw UsageError(
+                "Profile name '\(profile)' must be 1-32 characters a-z, 0-9, '-' or '_'", command: parsed.command)
+        }
+        return Invocation(profile: profile, action: try action(parsed))
+    }
+
+    private static func action(_ p: ParsedArguments) throws(UsageError) -> Action {
+        let values = Values(parsed: p)
+        switch p.command.path {
+        case ["gateway"]:
+            return .runGateway(port: try values.port(), bind: p.value("bind"), verbose: p.flag("verbose"))
+        case ["gateway", "install"]:
+            if p.value("user-name") != nil && !p.flag("system") {
+                throw values.error("--user-name only applies with --system")
+            }
+            if let token = p.value("token"), token.isEmpty { throw values.error("--token must not be empty") }
+            return .install(InstallRequest(
+                force: p.flag("force"), port: try values.port(), token: p.value("token"), system: p.flag("system"),
+                userName: p.value("user-name")))
+        case ["gateway", "uninstall"]: return .service(.uninstall, system: p.flag("system"))
+        case ["gateway", "start"]: return .service(.start, system: p.flag("system"))
+        case ["gateway", "stop"]: return .service(.stop, system: p.flag("system"))
+        case ["gateway", "restart"]: return .service(.restart, system: p.flag("system"))
+        case ["gateway", "status"]:
+            if p.flag("no-probe") && p.value("url") != nil { throw values.error("--url and --no-probe contradict") }
+            return .status(StatusRequest(
+                url: try values.url(), deep: p.flag("deep"), probe: !p.flag("no-probe"), json: p.flag("json"),
+                system: p.flag("system")))
+        case ["gateway", "doctor"], ["doctor"]:
+            return .doctor(fix: p.flag("fix"), system: p.flag("system"))
+        case ["gateway", "health"]:
+            return .health(try values.target(), json: p.flag("json"))
+        case ["gateway", "call"]:
+            return .call(try values.target(), CallRequest(
+                method: p.positionals[0], params: try values.jsonParams(),
+                timeoutMs: try values.integer("timeout", in: 1...3_600_000), json: p.flag("json")))
+        case ["logs"]:
+            return .logs(try values.target(), LogsRequest(
+                follow: p.flag("follow"), limit: try values.integer("limit", in: 1...5000) ?? 200,
+                intervalMs: try values.integer("interval", in: 50...60_000) ?? 1000, json: p.flag("json")))
+        case ["message", "send"]:
+            guard let target = p.value("target"), !target.isEmpty else { throw values.error("--target is required") }
+            let media = p.all("media")
+            if p.value("message") == nil && media.isEmpty { throw values.error("--message or --media is required") }
+            if let key = p.value("idempotency-key"), key.isEmpty {
+                throw values.error("--idempotency-key must not be empty")
+            }
+            return .send(try values.target(), SendRequest(
+                target: target, message: p.value("message"), media: media, channel: p.value("channel"),
+                idempotencyKey: p.value("idempotency-key"), json: p.flag("json")))
+        case ["agent"]:
+            guard let message = p.value("message"), !message.isEmpty else {
+                throw values.error("--message is required")
+            }
+            if p.flag("deliver") && p.value("to") == nil { throw values.error("--deliver needs --to") }
+            return .agent(try values.target(), AgentRequest(
+                message: message, to: p.value("to"), deliver: p.flag("deliver"),
+                timeoutSeconds: try values.integer("timeout", in: 1...86_400), wait: !p.flag("no-wait"),
+                json: p.flag("json")))
+        default:
+            throw values.error("'\(p.command.displayName)' is not a command")
+        }
+    }
+}
+
+/// Typed readers over a parsed command line; each mistake becomes a `UsageError` naming the option.
+private struct Values {
+    let parsed: ParsedArguments
+
+    func error(_ message: String) -> UsageError { UsageError(message, command: parsed.command) }
+
+    func integer(_ name: String, in range: ClosedRange<Int>) throws(UsageError) -> Int? {
+        guard let text = parsed.value(name) else { return nil }
+        guard let number = Int(text), range.contains(number) else {
+            throw error("--\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound), not '\(text)'")
+        }
+        return number
+    }
+
+    func port() throws(UsageError) -> Int? { try integer("port", in: 1...65535) }
+
+    func url() throws(UsageError) -> String? {
+        guard let url = parsed.value("url") else { return nil }
+        // The client speaks plain ws:// only (no TLS); say so here rather than after a connect attempt.
+        guard url.hasPrefix("ws://"), url.count > 5 else {
+            throw error("--url must be a ws:// URL such as ws://127.0.0.1:18789, not '\(url)'")
+        }
+        return url
+    }
+
+    func target() throws(UsageError) -> RPCTarget {
+        if let token = parsed.value("token"), token.isEmpty { throw error("--token must not be empty") }
+        return RPCTarget(url: try url(), token: parsed.value("token"))
+    }
+
+    func jsonParams() throws(UsageError) -> JSONValue {
+        guard let text = parsed.value("params") else { return [:] }
+        do {
+            return try JSONValue.parse(text)
+        } catch {
+            throw self.error("--params is not valid JSON (\(error))")
+        }
+    }
+}
+
+/// Where an RPC command connects, when the user overrides the config.
+public struct RPCTarget: Sendable, Equatable {
+    public var url: String?
+    public var token: String?
+}
+
+public struct InstallRequest: Sendable, Equatable {
+    public var force: Bool
+    public var port: Int?
+    public var token: String?
+    public var system: Bool
+    public var userName: String?
+}
+
+public struct StatusRequest: Sendable, Equatable {
+    public var url: String?
+    public var deep: Bool
+    public var probe: Bool
+    public var json: Bool
+    public var system: Bool
+}
+
+public struct CallRequest: Sendable, Equatable {
+    public var method: String
+    public var params: JSONValue
+    public var timeoutMs: Int?
+    public var json: Bool
+}
+
+public struct LogsRequest: Sendable, Equatable {
+    public var follow: Bool
+    public var limit: Int
+    public var intervalMs: Int
+    public var json: Bool
+}
+
+public struct SendRequest: Sendable, Equatable {
+    public var target: String
+    public var message: String?
+    public var media: [String]
+    public var channel: String?
+    public var idempotencyKey: String?
+    public var json: Bool
+}
+
+public struct AgentRequest: Sendable, Equatable {
+    public var message: String
+    public var to: String?
+    public var deliver: Bool
+    public var timeoutSeconds: Int?
+    public var wait: Bool
+    public var json: Bool
+}

@@ -1,0 +1,138 @@
+import Glibc
+import JSONCore
+import ServiceManager
+
+/// `openclaw gateway install|uninstall|start|stop|restart|status` and `openclaw doctor`:
+/// ServiceManager does the work over sd-bus; this file only turns its results into text and exit codes.
+struct ServiceCommands {
+    let terminal: Terminal
+    let environment: [String: String]
+    let profile: String?
+
+    func service(system: Bool, userName: String? = nil) throws(CommandFailure) -> GatewayService {
+        do {
+            let target = try ServiceTarget.resolve(
+                kind: system ? .system : .user, profile: profile, environment: environment, userName: userName)
+            return GatewayService(target: target, environment: environment, prober: ClientProber())
+        } catch {
+            throw CommandFailure(error.description)
+        }
+    }
+
+    func install(_ request: InstallRequest) throws(CommandFailure) -> Int32 {
+        let service = try service(system: request.system, userName: request.userName)
+        let result: InstallResult
+        do {
+            result = try service.install(InstallOptions(force: request.force, port: request.port, token: request.token))
+        } catch {
+            throw CommandFailure(error.description)
+        }
+        switch result.outcome {
+        case .alreadyInstalled:
+            terminal.line("\(service.target.serviceUnit) is already installed as configured; nothing changed "
+                + "(use --force to reinstall).")
+        case .installed, .reinstalled:
+            terminal.line("\(result.outcome == .installed ? "Installed" : "Reinstalled") \(service.target.serviceUnit) "
+                + "(\(service.target.kind.rawValue) service):")
+            for file in result.unitFiles { terminal.line("  \(file)") }
+        }
+        terminal.line("Token: \(result.tokenFile) (\(result.tokenSource))")
+        switch result.linger {
+        case .notNeeded, .alreadyOn: break
+        case .enabled: terminal.line("Linger: enabled for \(service.target.userName), so the gateway outlives logout.")
+        case .refused(let command):
+            terminal.line(terminal.paint("Linger: not allowed for this user; the gateway stops at logout until "
+                + "an administrator runs: \(command)", .yellow))
+        case .failed(let why):
+            terminal.line(terminal.paint("Linger: could not be enabled (\(why)).", .yellow))
+        }
+        if let probe = result.probe {
+            terminal.line(probe.ok ? "Gateway answers at \(probe.url)." : "Gateway does not answer at \(probe.url) yet.")
+        }
+        return CLI.Exit.ok
+    }
+
+    func run(_ verb: Invocation.ServiceVerb, system: Bool) throws(CommandFailure) -> Int32 {
+        let service = try service(system: system)
+        let unit = service.target.serviceUnit
+        do {
+            switch verb {
+            case .uninstall:
+                let result = try service.uninstall()
+                terminal.line("Uninstalled \(unit); removed:")
+                for file in result.removedFiles { terminal.line("  \(file)") }
+                terminal.line("State and token kept in \(result.keptStateDir).")
+            case .start, .restart:
+                let result = verb == .start ? try service.start() : try service.restart()
+                let url = result.probe.map { " and answers at \($0.url)" } ?? ""
+                terminal.line("\(verb == .start ? "Started" : "Restarted") \(unit)\(url).")
+            case .stop:
+                _ = try service.stop()
+                terminal.line("Stopped \(unit) and \(service.target.socketUnit).")
+            }
+        } catch {
+            throw CommandFailure(error.description)
+        }
+        return CLI.Exit.ok
+    }
+
+    func status(_ request: StatusRequest) throws(CommandFailure) -> Int32 {
+        let report = try service(system: request.system)
+            .status(StatusOptions(url: request.url, probe: request.probe, deep: request.deep))
+        if request.json {
+            terminal.line(report.json.prettyPrinted())
+        } else {
+            var now = timespec()
+            clock_gettime(CLOCK_REALTIME, &now)
+            let nowUsec = UInt64(now.tv_sec) * 1_000_000 + UInt64(now.tv_nsec / 1000)
+            terminal.line(StatusText.render(report, nowUsec: nowUsec, paint: terminal.paint))
+        }
+        return report.exitCode.rawValue
+    }
+
+    func doctor(fix: Bool, system: Bool) throws(CommandFailure) -> Int32 {
+        let report = try service(system: system).doctor(fix: fix)
+        terminal.line(DoctorText.render(report, fixRequested: fix, paint: terminal.paint))
+        return report.ok ? CLI.Exit.ok : CLI.Exit.failure
+    }
+}
+
+/// Human text for `openclaw doctor`: each finding with its fix, then what `--fix` changed.
+enum DoctorText {
+    static func render(_ report: DoctorReport, fixRequested: Bool, paint: (String, Terminal.Color) -> String) -> String {
+        var lines: [String] = []
+        if report.findings.isEmpty {
+            lines.append(paint("No problems found.", .green))
+        } else {
+            lines.append("Findings:")
+            for finding in report.findings { lines += describe(finding, paint: paint) }
+        }
+        if fixRequested {
+            lines.append("")
+            if report.fixed.isEmpty {
+                lines.append("Fixed: nothing")
+            } else {
+                lines.append("Fixed:")
+                lines += report.fixed.map { "  - \($0)" }
+            }
+            let left = report.remaining.filter { $0.severity != .info }
+            if !left.isEmpty {
+                lines.append("")
+                lines.append("Remaining:")
+                for finding in left { lines += describe(finding, paint: paint) }
+            }
+        } else if report.findings.contains(where: \.fixable) {
+            lines.append("")
+            lines.append("Run `openclaw doctor --fix` to apply the fixes marked [fixable].")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private static func describe(_ f: Finding, paint: (String, Terminal.Color) -> String) -> [String] {
+        let color: Terminal.Color = f.severity == .error ? .red : f.severity == .warning ? .yellow : .dim
+        return [
+            "  " + paint(f.severity.rawValue.uppercased(), color) + " [\(f.id)] \(f.message)",
+            "      fix: \(f.fix)" + (f.fixable ? " [fixable]" : ""),
+        ]
+    }
+}

@@ -166,26 +166,40 @@ final class Connection {
     // MARK: handshake
 
     private func handleFirstFrame(_ bytes: [UInt8]) {
-        guard let json = try? JSONValue.parse(bytes) else {
-            close(.policyViolation, "first frame must be a connect request (not JSON)")
+        guard let (id, method, params) = readRequest(bytes, refusal: "first frame must be a connect request") else {
             return
         }
-        let frame: Frame
-        do {
-            frame = try Frame(json: json)
-        } catch {
-            if let id = json["id"]?.stringValue { sendResponse(id: id, error: error) }
-            close(.policyViolation, "first frame must be a connect request")
-            return
-        }
-        guard case .request(let id, let method, let params) = frame, method == "connect" else {
-            if case .request(let id, _, _) = frame {
-                sendResponse(id: id, error: RPCError(.invalidRequest, "first request must be connect"))
-            }
+        guard method == "connect" else {
+            sendResponse(id: id, error: RPCError(.invalidRequest, "first request must be connect"))
             close(.policyViolation, "first frame must be a connect request")
             return
         }
         server.authenticate(self, requestId: id, params: params ?? .null)
+    }
+
+    /// Parses a text message into a request. Anything else is refused: an error response
+    /// when the id can be read, then close 1008 with `refusal` (or the parse error).
+    private func readRequest(_ bytes: [UInt8], refusal: String?) -> (String, String, JSONValue?)? {
+        let json: JSONValue
+        do {
+            json = try JSONValue.parse(bytes)
+        } catch {
+            server.log.info("malformed JSON: \(error)", fields: logFields)
+            close(.policyViolation, refusal ?? "malformed JSON")
+            return nil
+        }
+        do {
+            let frame = try Frame(json: json)
+            guard case .request(let id, let method, let params) = frame else {
+                close(.policyViolation, refusal ?? "clients send req frames only")
+                return nil
+            }
+            return (id, method, params)
+        } catch {
+            if let id = json["id"]?.stringValue { sendResponse(id: id, error: error) }
+            close(.policyViolation, refusal ?? error.message)
+            return nil
+        }
     }
 
     /// Called by the server once `connect` is accepted.
@@ -202,26 +216,7 @@ final class Connection {
     // MARK: frames after hello-ok
 
     private func handleFrame(_ bytes: [UInt8]) {
-        let json: JSONValue
-        do {
-            json = try JSONValue.parse(bytes)
-        } catch {
-            server.log.info("malformed JSON: \(error)", fields: logFields)
-            close(.policyViolation, "malformed JSON")
-            return
-        }
-        let frame: Frame
-        do {
-            frame = try Frame(json: json)
-        } catch {
-            if let id = json["id"]?.stringValue { sendResponse(id: id, error: error) }
-            close(.policyViolation, error.message)
-            return
-        }
-        guard case .request(let id, let method, let params) = frame else {
-            close(.policyViolation, "clients send req frames only")
-            return
-        }
+        guard let (id, method, params) = readRequest(bytes, refusal: nil) else { return }
         server.dispatch(MethodCall(id: id, method: method, params: params ?? .object(JSONObject()), connection: self))
     }
 

@@ -47,7 +47,7 @@ let package = Package(
         .testTarget(name: "SystemdKitTests", dependencies: ["SystemdKit"]),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "GatewayProtocol", "JSONCore", "OpenClawConfig", "NetIO"]),
         .testTarget(name: "GatewayClientTests", dependencies: ["GatewayClient", "WebSocketCodec", "JSONCore", "GatewayProtocol"]),
-        .testTarget(name: "ServiceManagerTests", dependencies: ["ServiceManager"]),
+        .testTarget(name: "ServiceManagerTests", dependencies: ["ServiceManager", "SystemdKit", "OpenClawConfig"]),
         .testTarget(name: "OpenClawCLITests", dependencies: ["OpenClawCLI", "OpenClawConfig", "JSONCore"]),
     ],
     swiftLanguageModes: [.v6]

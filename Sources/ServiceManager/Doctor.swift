@@ -1,0 +1,215 @@
+import Glibc
+import OpenClawConfig
+import SystemdKit
+
+public struct DoctorReport: Sendable {
+    /// What the audit found (before any fix).
+    public var findings: [Finding]
+    /// What `--fix` changed, one line each.
+    public var fixed: [String]
+    /// What the audit finds after fixing (equal to `findings` without `--fix`).
+    public var remaining: [Finding]
+
+    /// No error or warning left: the CLI exits 0.
+    public var ok: Bool { !remaining.contains { $0.severity != .info } }
+}
+
+extension GatewayService {
+    /// `openclaw doctor [--fix]` (S12): audits the installed units against
+    /// what install would write, linger, token, config, the port, and legacy
+    /// installs; with `fix`, applies every fixable finding, and leaves the
+    /// gateway running (upstream's doctor left it stopped).
+    public func doctor(fix: Bool, timeoutMs: Int = 30_000) -> DoctorReport {
+        let findings = audit()
+        guard fix, findings.contains(where: { $0.fixable }) else {
+            return DoctorReport(findings: findings, fixed: [], remaining: findings)
+        }
+        var fixed: [String] = []
+        let ids = Set(findings.filter(\.fixable).map(\.id))
+        do {
+            if ids.contains("legacy-unit") { fixed += try migrateLegacy() }
+            if ids.contains("token-missing") || ids.contains("token-mode") || ids.contains("state-dir-mode") {
+                fixed.append("token: \(try installToken(nil)) token in \(target.paths.tokenFile) (0600, directory 0700)")
+            }
+            let unitIDs: Set = ["not-installed", "unit-missing", "socket-missing", "exec-start-drift", "port-mismatch",
+                                "watchdog-missing", "hardening-missing", "unit-differs", "daemon-reload", "legacy-unit"]
+            if !ids.isDisjoint(with: unitIDs) {
+                let result = try install(InstallOptions(force: true, readyTimeoutMs: timeoutMs))
+                fixed.append("units: \(result.outcome.rawValue) \(result.unitFiles.joined(separator: ", "))")
+            } else if ids.contains("not-running") {
+                _ = try start(timeoutMs: timeoutMs)
+                fixed.append("started \(target.socketUnit) and \(target.serviceUnit)")
+            }
+            if ids.contains("linger-off") {
+                switch try ensureLinger() {
+                case .enabled: fixed.append("linger: enabled for \(target.userName)")
+                default: break
+                }
+            }
+        } catch {
+            fixed.append("stopped fixing: \(error)")
+        }
+        return DoctorReport(findings: findings, fixed: fixed, remaining: audit())
+    }
+
+    func audit() -> [Finding] {
+        var findings: [Finding] = []
+        var settings: GatewaySettings?
+        do {
+            settings = try self.settings()
+        } catch {
+            findings.append(Finding("config-invalid", .error, error.description,
+                                    fix: "edit \(target.paths.configPath)", fixable: false))
+        }
+
+        var section: ServiceSection?
+        do {
+            section = try serviceSection()
+        } catch {
+            findings.append(Finding("manager-unavailable", .error, error.description, fix: "see the message",
+                                    fixable: false))
+        }
+        if let section, let units = try? renderedUnits() {
+            let installed = units.map { try? FileIO.readText(target.unitDirectory + "/" + $0.fileName) }
+            if installed.allSatisfy({ $0 == nil }) {
+                findings.append(Finding("not-installed", .error, "\(target.serviceUnit) is not installed",
+                                        fix: "install it (`openclaw gateway install`)", fixable: true))
+            } else {
+                findings += UnitAudit.compare(expected: units, installed: installed.map { $0 ?? nil },
+                                              directory: target.unitDirectory)
+                if section.needDaemonReload {
+                    findings.append(Finding("daemon-reload", .warning, "systemd has not read the changed unit files",
+                                            fix: "reload systemd", fixable: true))
+                }
+                if !section.isActive {
+                    findings.append(Finding("not-running", .warning, "\(target.socketUnit) is not active",
+                                            fix: "start it (`openclaw gateway start`)", fixable: true))
+                }
+            }
+            if let settings { findings += auditPort(settings.port, section: section) }
+        }
+        if target.kind == .user { findings += auditLinger() }
+        findings += auditToken()
+        findings += auditLegacy()
+        return findings
+    }
+
+    private func auditLinger() -> [Finding] {
+        guard let login = try? LoginManager(bus: Bus.system()), let linger = try? login.linger(uid: target.uid),
+              linger == true else {
+            return [Finding("linger-off", .warning,
+                            "linger is off for \(target.userName): the gateway stops when the last session ends",
+                            fix: "enable it (or run `sudo loginctl enable-linger \(target.userName)`)", fixable: true)]
+        }
+        return []
+    }
+
+    private func auditToken() -> [Finding] {
+        let file = target.paths.tokenFile
+        guard let mode = FileIO.mode(file) else {
+            return [Finding("token-missing", .error, "no token at \(file): the socket refuses to start without it",
+                            fix: "generate one", fixable: true)]
+        }
+        var findings: [Finding] = []
+        if mode != 0o600 {
+            findings.append(Finding("token-mode", .error, "\(file) has mode \(String(mode, radix: 8)), not 600",
+                                    fix: "chmod 600", fixable: true))
+        }
+        if let dirMode = FileIO.mode(target.paths.stateDir), dirMode & 0o077 != 0 {
+            findings.append(Finding("state-dir-mode", .warning,
+                                    "\(target.paths.stateDir) has mode \(String(dirMode, radix: 8)), not 700",
+                                    fix: "chmod 700", fixable: true))
+        }
+        return findings
+    }
+
+    /// The port must be ours: our socket listening on it, or nobody.
+    private func auditPort(_ port: Int, section: ServiceSection) -> [Finding] {
+        let ours = section.socketActiveState == "active" && section.listen.contains { $0.hasSuffix(":\(port)") }
+        guard !ours, ListeningPorts.current().contains(port) else { return [] }
+        return [Finding("port-conflict", .error,
+                        "port \(port) is taken by something other than \(target.socketUnit)",
+                        fix: "stop the other listener (`openclaw gateway status --deep` names gateway units), "
+                            + "or choose another port with `openclaw gateway install --force --port N`",
+                        fixable: false)]
+    }
+
+    /// Unit files with a legacy name (clawdbot-gateway, moltbot-gateway) on either manager.
+    private func legacyUnits() -> [(scope: ServiceKind, path: String)] {
+        var found: [(scope: ServiceKind, path: String)] = []
+        for scope in [ServiceKind.user, .system] {
+            guard let bus = try? (scope == .user ? Bus.user() : Bus.system()),
+                  let files = try? SystemdManager(bus: bus).listUnitFiles(patterns: GatewayNames.filePatterns) else {
+                continue
+            }
+            for file in files {
+                if let match = GatewayNames.match(Self.fileName(file.path)),
+                   GatewayNames.legacyBases.contains(match.base) {
+                    found.append((scope, file.path))
+                }
+            }
+        }
+        return found
+    }
+
+    static func fileName(_ path: String) -> String { String(path.split(separator: "/").last ?? "") }
+
+    private func auditLegacy() -> [Finding] {
+        var findings = legacyUnits().map { unit in
+            Finding("legacy-unit", .warning, "legacy \(unit.scope.rawValue) unit \(unit.path)",
+                    fix: "stop, disable and remove it, then install \(target.serviceUnit)", fixable: true)
+        }
+        let home = environment["HOME"] ?? ""
+        for dir in [".clawdbot", ".moltbot"] where !home.isEmpty && FileIO.exists(home + "/" + dir) {
+            findings.append(Finding("legacy-state-dir", .info, "old state directory \(home)/\(dir)",
+                                    fix: "move what you still need into \(target.paths.stateDir), then delete it",
+                                    fixable: false))
+        }
+        return findings
+    }
+
+    /// Migrating a legacy install: stop, disable and remove each legacy unit;
+    /// the caller then installs ours.
+    private func migrateLegacy() throws(ServiceError) -> [String] {
+        var done: [String] = []
+        for unit in legacyUnits() {
+            let name = Self.fileName(unit.path)
+            do {
+                let manager = SystemdManager(bus: try unit.scope == .user ? Bus.user() : Bus.system())
+                if let state = try manager.unit(name), state.activeState != "inactive" {
+                    _ = try manager.stopUnit(name, timeoutMs: 30_000)
+                }
+                try manager.disableUnitFiles([name])
+            } catch {
+                throw translate(error)
+            }
+            _ = try FileIO.remove(unit.path)
+            done.append("migrated legacy \(unit.scope.rawValue) unit \(name): stopped, disabled, removed \(unit.path)")
+        }
+        return done
+    }
+}
+
+/// TCP ports in LISTEN state on this network namespace, from /proc/net/tcp{,6}.
+enum ListeningPorts {
+    static func current() -> Set<Int> {
+        var ports = Set<Int>()
+        for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
+            guard let text = try? FileIO.readText(file) else { continue }
+            ports.formUnion(parse(text))
+        }
+        return ports
+    }
+
+    /// Lines look like `0: 0100007F:4965 00000000:0000 0A …` (state 0A = LISTEN).
+    static func parse(_ text: String) -> Set<Int> {
+        var ports = Set<Int>()
+        for line in text.split(separator: "\n").dropFirst() {
+            let columns = line.split(separator: " ")
+            guard columns.count > 3, columns[3] == "0A", let colon = columns[1].lastIndex(of: ":"),
+                  let port = Int(columns[1][columns[1].index(after: colon)...], radix: 16) else { continue }
+            ports.insert(port)
+        }
+        return ports
+    }
+}

@@ -1,0 +1,197 @@
+import Glibc
+import OpenClawConfig
+import SystemdKit
+
+public struct InstallOptions: Sendable {
+    /// Rewrite the units and restart even when they already match (S13).
+    public var force: Bool
+    /// Overrides of the config file's gateway.port / gateway.bind.
+    public var port: Int?
+    public var bind: String?
+    /// The secret to install; default: the existing token file, else the
+    /// configured token, else a new random one.
+    public var token: String?
+    public var readyTimeoutMs: Int
+
+    public init(force: Bool = false, port: Int? = nil, bind: String? = nil, token: String? = nil,
+                readyTimeoutMs: Int = 30_000) {
+        self.force = force
+        self.port = port
+        self.bind = bind
+        self.token = token
+        self.readyTimeoutMs = readyTimeoutMs
+    }
+}
+
+/// What `install` did about lingering (RUNBOOK U3).
+public enum LingerOutcome: Sendable, Equatable {
+    /// System units need no linger.
+    case notNeeded
+    case alreadyOn
+    case enabled
+    /// logind refused (no polkit rule for unprivileged users): what an administrator runs.
+    case refused(command: String)
+    case failed(String)
+}
+
+public struct InstallResult: Sendable {
+    public enum Outcome: String, Sendable { case installed, reinstalled, alreadyInstalled = "already-installed" }
+    public var outcome: Outcome
+    public var unitFiles: [String]
+    public var tokenFile: String
+    /// How the token was chosen: "given", "existing", "config", "generated".
+    public var tokenSource: String
+    public var linger: LingerOutcome
+    /// The readiness probe after starting (nil when nothing was started).
+    public var probe: ProbeResult?
+}
+
+public struct UninstallResult: Sendable {
+    public var removedFiles: [String]
+    /// Kept on purpose: state and token survive an uninstall.
+    public var keptStateDir: String
+}
+
+extension GatewayService {
+    /// The unit files `install` would write now, from `units/` and the config.
+    public func renderedUnits(port: Int? = nil, bind: String? = nil) throws(ServiceError) -> [UnitRenderer.UnitFile] {
+        let settings = try settings(port: port, bind: bind)
+        return UnitRenderer.render(kind: target.kind, paths: target.paths, port: settings.port, bind: settings.bind,
+                                   exec: target.exec, user: target.kind == .system ? target.userName : nil)
+    }
+
+    /// `openclaw gateway install`: render, write, linger, Reload, EnableUnitFiles,
+    /// start the socket, wait for hello-ok. A no-op when already installed as
+    /// configured, unless `force`.
+    public func install(_ options: InstallOptions = InstallOptions()) throws(ServiceError) -> InstallResult {
+        let units = try renderedUnits(port: options.port, bind: options.bind)
+        // Reach the manager before touching anything: no half-installs without systemd.
+        let before = try withManager { (m) throws(SystemdError) in try m.unit(target.socketUnit) }
+        let existing = try units.map { (u) throws(ServiceError) in try FileIO.readText(target.unitDirectory + "/" + u.fileName) }
+        let unitsMatch = zip(units, existing).allSatisfy { $0.contents == $1 }
+        let tokenPresent = FileIO.exists(target.paths.tokenFile)
+        let wasInstalled = existing.contains { $0 != nil }
+        let linger = try ensureLinger()
+
+        if unitsMatch && tokenPresent && options.token == nil && !options.force
+            && before?.unitFileState == "enabled" && before?.isActive == true {
+            return InstallResult(outcome: .alreadyInstalled, unitFiles: target.unitFilePaths,
+                                 tokenFile: target.paths.tokenFile, tokenSource: "existing", linger: linger, probe: nil)
+        }
+
+        let tokenSource = try installToken(options.token)
+        try FileIO.makeDirectories(target.unitDirectory, mode: 0o755)
+        // Identical files keep their mtime: only what changed is written.
+        for (unit, current) in zip(units, existing) where options.force || current != unit.contents {
+            try FileIO.writeAtomically(target.unitDirectory + "/" + unit.fileName, Array(unit.contents.utf8), mode: 0o644)
+        }
+        try withManager { (m) throws(SystemdError) in
+            try m.reload()
+            try m.enableUnitFiles([target.serviceUnit, target.socketUnit])
+            try? m.resetFailedUnit(target.socketUnit)
+            try? m.resetFailedUnit(target.serviceUnit)
+        }
+        // A running gateway keeps its old socket and settings until restarted.
+        if wasInstalled && before?.isActive == true {
+            try job(.stop, target.serviceUnit, timeoutMs: options.readyTimeoutMs)
+            try job(.restart, target.socketUnit, timeoutMs: options.readyTimeoutMs)
+        } else {
+            try job(.start, target.socketUnit, timeoutMs: options.readyTimeoutMs)
+        }
+        let probe = try waitUntilAnswering(timeoutMs: options.readyTimeoutMs)
+        return InstallResult(outcome: wasInstalled ? .reinstalled : .installed, unitFiles: target.unitFilePaths,
+                             tokenFile: target.paths.tokenFile, tokenSource: tokenSource, linger: linger, probe: probe)
+    }
+
+    /// Puts the secret where the unit's `LoadCredential=` reads it: 0600 in a
+    /// 0700 state dir, owned by the account the gateway runs as. The token
+    /// never goes into the unit (PITFALLS: token drift).
+    func installToken(_ given: String?) throws(ServiceError) -> String {
+        let owner = (uid: uid_t(target.uid), gid: gid_t(target.gid))
+        try FileIO.makeDirectories(target.paths.stateDir, mode: 0o700, owner: owner)
+        let file = target.paths.tokenFile
+        let existing = try FileIO.readText(file).flatMap(Self.trimmed)
+        let configured = (try? settings())?.secret
+        let (token, source): (String, String)
+        if let given = given.flatMap(Self.trimmed) {
+            (token, source) = (given, "given")
+        } else if existing != nil {
+            // Keep the bytes as they are; only tighten the permissions.
+            try FileIO.chmod(file, 0o600)
+            if geteuid() == 0 { _ = chown(file, owner.uid, owner.gid) }
+            return "existing"
+        } else if let configured {
+            (token, source) = (configured, "config")
+        } else {
+            (token, source) = (try Self.generateToken(), "generated")
+        }
+        try FileIO.writeAtomically(file, Array((token + "\n").utf8), mode: 0o600, owner: geteuid() == 0 ? owner : nil)
+        return source
+    }
+
+    static func trimmed(_ s: String) -> String? {
+        let t = s.split(whereSeparator: { $0 == "\n" || $0 == "\r" || $0 == " " || $0 == "\t" }).first.map(String.init)
+        return t?.isEmpty == false ? t : nil
+    }
+
+    /// 32 random bytes from the kernel, hex-encoded.
+    static func generateToken() throws(ServiceError) -> String {
+        let source = "/dev/urandom"
+        let fd = open(source, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw .file(source, errno) }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: 32)
+        var filled = 0
+        while filled < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + filled, $0.count - filled) }
+            if n <= 0 {
+                if n < 0 && errno == EINTR { continue }
+                throw .file(source, n < 0 ? errno : EIO)
+            }
+            filled += n
+        }
+        let digits = Array("0123456789abcdef".utf8)
+        return String(decoding: bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }, as: UTF8.self)
+    }
+
+    /// Reads logind's Linger first and only asks to change it when off: an
+    /// unprivileged user usually may not (PITFALLS), and then the outcome
+    /// names the command an administrator runs.
+    func ensureLinger() throws(ServiceError) -> LingerOutcome {
+        guard target.kind == .user else { return .notNeeded }
+        do {
+            let login = LoginManager(bus: try Bus.system())
+            if try login.linger(uid: target.uid) == true { return .alreadyOn }
+            do {
+                try login.setLinger(uid: target.uid, enabled: true)
+                return .enabled
+            } catch where error.isAccessDenied {
+                return .refused(command: "sudo loginctl enable-linger \(target.userName)")
+            }
+        } catch {
+            return .failed(error.description)
+        }
+    }
+
+    /// `openclaw gateway uninstall` (S11): stop, disable, remove the unit
+    /// files, Reload. The state dir and token stay.
+    public func uninstall(timeoutMs: Int = 30_000) throws(ServiceError) -> UninstallResult {
+        let loaded = try withManager { (m) throws(SystemdError) in
+            (try m.unit(target.socketUnit), try m.unit(target.serviceUnit))
+        }
+        if loaded.0 != nil { try job(.stop, target.socketUnit, timeoutMs: timeoutMs) }
+        if loaded.1 != nil { try job(.stop, target.serviceUnit, timeoutMs: timeoutMs) }
+        try withManager { (m) throws(SystemdError) in
+            // Disabling units whose files are already gone fails; nothing to undo then.
+            if loaded.0 != nil || loaded.1 != nil { try m.disableUnitFiles([target.serviceUnit, target.socketUnit]) }
+        }
+        var removed: [String] = []
+        for path in target.unitFilePaths where try FileIO.remove(path) { removed.append(path) }
+        try withManager { (m) throws(SystemdError) in
+            try m.reload()
+            try? m.resetFailedUnit(target.serviceUnit)
+            try? m.resetFailedUnit(target.socketUnit)
+        }
+        return UninstallResult(removedFiles: removed, keptStateDir: target.paths.stateDir)
+    }
+}

@@ -1,0 +1,31 @@
+import JSONCore
+import OpenClawConfig
+
+/// The RPC section of `status`: what one connect + `status` call found.
+public struct ProbeResult: Sendable, Equatable {
+    public var url: String
+    /// hello-ok received (and `status` answered, when it could be called).
+    public var ok: Bool
+    public var error: String?
+    public var roundTripMs: Double?
+    public var version: String?
+    public var pid: Int64?
+    public var uptimeMs: Int64?
+    public var clients: Int64?
+    /// "socket" (activated by systemd) or "self" (bound the port itself).
+    public var activation: String?
+    /// The `channels` map of the `status` result (link/auth age per channel).
+    public var channels: JSONValue?
+
+    public init(url: String, ok: Bool, error: String? = nil) {
+        self.url = url
+        self.ok = ok
+        self.error = error
+    }
+}
+
+/// How ServiceManager reaches a running gateway; the default goes through
+/// `GatewayClient`, tests substitute their own.
+public protocol GatewayProbing: Sendable {
+    func probe(url: String, token: String?, password: String?, timeoutMs: Int) -> ProbeResult
+}

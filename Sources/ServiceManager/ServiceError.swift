@@ -1,0 +1,74 @@
+import Glibc
+import OpenClawConfig
+import SystemdKit
+
+/// Why a service command could not do its job, phrased for a person: the
+/// CLI prints `description` as is (one sentence with the way out; never a raw errno).
+public enum ServiceError: Error, Sendable, CustomStringConvertible {
+    /// No systemd manager reachable for this scope; the text says why and what to do.
+    case managerUnavailable(ServiceKind, String)
+    case systemd(SystemdError)
+    case config(ConfigError)
+    /// A file operation failed: path and errno.
+    case file(String, Int32)
+    /// A systemd job ended with something other than "done".
+    case jobFailed(unit: String, result: String)
+    /// The unit started but the gateway did not answer hello-ok in time.
+    case notReady(url: String, error: String)
+    case notInstalled(unit: String)
+
+    public var description: String {
+        switch self {
+        case .managerUnavailable(_, let text): return text
+        case .systemd(let e): return "systemd: \(e)"
+        case .config(let e): return e.description
+        case .file(let path, let code): return "\(path): \(String(cString: strerror(code)))"
+        case .jobFailed(let unit, let result):
+            return "systemd could not finish the job for \(unit) (result: \(result)); "
+                + "`openclaw gateway status` shows the unit's last exit and error line"
+        case .notReady(let url, let error):
+            return "the gateway did not answer at \(url) in time (\(error)); see `openclaw gateway status`"
+        case .notInstalled(let unit): return "\(unit) is not installed; run `openclaw gateway install`"
+        }
+    }
+}
+
+/// Environment facts that decide how to explain a missing manager; gathered
+/// from the machine by `current`, injected by tests.
+struct HostFacts: Sendable {
+    var systemdIsPID1: Bool
+    var isWSL: Bool
+    var hasRuntimeDir: Bool
+    var isRoot: Bool
+
+    static func current(environment: [String: String]) -> HostFacts {
+        let version = (try? FileIO.read("/proc/version")).map { String(decoding: $0, as: UTF8.self).lowercased() } ?? ""
+        let runtime = environment["XDG_RUNTIME_DIR"] ?? ""
+        return HostFacts(systemdIsPID1: FileIO.exists("/run/systemd/system"),
+                         isWSL: version.contains("microsoft") || FileIO.exists("/proc/sys/fs/binfmt_misc/WSLInterop"),
+                         hasRuntimeDir: !runtime.isEmpty && FileIO.exists(runtime), isRoot: geteuid() == 0)
+    }
+
+    /// One sentence: what is missing and the way out.
+    func explainUnavailable(_ kind: ServiceKind) -> String {
+        if !systemdIsPID1 && isWSL {
+            return "systemd is not running in this WSL2 distribution: add \"[boot]\" and \"systemd=true\" to "
+                + "/etc/wsl.conf, run `wsl --shutdown` from Windows, and open the distribution again"
+        }
+        if !systemdIsPID1 {
+            return "systemd is not running on this machine (PID 1 is not systemd, as in most containers), "
+                + "so there is no service manager to install the gateway into; run `openclaw gateway` "
+                + "in the foreground instead"
+        }
+        if kind == .system {
+            return "the systemd system manager is not reachable over D-Bus (is dbus running?)"
+        }
+        if !hasRuntimeDir {
+            return "no systemd user manager for this login (XDG_RUNTIME_DIR is unset or missing, as under sudo, "
+                + "su or ssh without a session): log in as the user directly (or `machinectl shell USER@`), or use "
+                + "`--system`\(isRoot ? "" : " as root") to install a system service"
+        }
+        return "the systemd user manager is not reachable on the user bus (another user's XDG_RUNTIME_DIR, "
+            + "or no user session): log in as the user directly, or use `--system` to install a system service"
+    }
+}

@@ -1,0 +1,216 @@
+import GatewayProtocol
+import OpenClawConfig
+import SystemdKit
+
+public struct StatusOptions: Sendable {
+    /// `--url ws://HOST:PORT`: probe there instead of the configured target (S1).
+    public var url: String?
+    /// false for `--no-probe` (S3).
+    public var probe: Bool
+    /// `--deep`: scan both managers for gateway-like units (S2, S9).
+    public var deep: Bool
+    public var probeTimeoutMs: Int
+
+    public init(url: String? = nil, probe: Bool = true, deep: Bool = false, probeTimeoutMs: Int = 3_000) {
+        self.url = url
+        self.probe = probe
+        self.deep = deep
+        self.probeTimeoutMs = probeTimeoutMs
+    }
+}
+
+/// `openclaw gateway status` exit codes (docs/status-json.md): scripts rely on them.
+public enum StatusExit: Int32, Sendable {
+    /// Running and answering hello-ok (or, with --no-probe, the socket or service is active).
+    case running = 0
+    /// Status itself could not be determined (no systemd manager, broken config).
+    case error = 1
+    /// No unit of this profile on the user or system manager, and nothing answers.
+    case notInstalled = 3
+    /// Installed, but neither the socket nor the service is active.
+    case notRunning = 4
+    /// Active according to systemd, but the gateway does not answer.
+    case unreachable = 5
+}
+
+/// The supervisor half of `status` (S5): the unit as systemd sees it.
+public struct ServiceSection: Sendable {
+    public var scope: ServiceKind
+    public var unit: String
+    public var socketUnit: String
+    public var installed: Bool
+    public var unitFilePath: String?
+    public var loadState: String?
+    /// "enabled", "disabled", …
+    public var unitFileState: String?
+    public var activeState: String?
+    public var subState: String?
+    public var mainPID: UInt32?
+    /// When the service last became active, µs since the epoch.
+    public var activeSinceUsec: UInt64?
+    public var restarts: UInt32?
+    /// "exited", "killed", "dumped" and the status or signal number of the last main process.
+    public var lastExitCode: String?
+    public var lastExitStatus: Int32?
+    /// systemd's Result: "success", "exit-code", "watchdog", …
+    public var result: String?
+    public var statusText: String?
+    public var socketActiveState: String?
+    public var socketSubState: String?
+    /// The socket's listen addresses, e.g. "127.0.0.1:18789".
+    public var listen: [String]
+    /// A unit file changed on disk but systemd has not reloaded it.
+    public var needDaemonReload: Bool
+    /// Set when the manager could not be asked; one sentence with the way out.
+    public var error: String?
+
+    public var isActive: Bool { activeState == "active" || activeState == "reloading" || socketActiveState == "active" }
+
+    /// A unit file counts as installed when `install` wrote it, or when
+    /// someone enabled or started it. The Debian package ships vendor units
+    /// in /usr/lib/systemd that merely offer the service: disabled and
+    /// inactive, they do not make it "installed" (else uninstall could never
+    /// get back to exit code 3).
+    static func countsAsInstalled(_ unit: UnitState, directory: String) -> Bool {
+        guard !unit.fragmentPath.isEmpty else { return unit.activeState != "inactive" && !unit.activeState.isEmpty }
+        return unit.fragmentPath.hasPrefix(directory + "/") || unit.unitFileState.hasPrefix("enabled")
+            || unit.unitFileState.hasPrefix("linked") || (unit.activeState != "inactive" && !unit.activeState.isEmpty)
+    }
+
+    init(scope: ServiceKind, target: ServiceTarget, service: UnitState?, socket: UnitState?) {
+        self.scope = scope
+        unit = target.serviceUnit
+        socketUnit = target.socketUnit
+        installed = [service, socket].contains { $0.map { Self.countsAsInstalled($0, directory: target.unitDirectory) } ?? false }
+        unitFilePath = service.map(\.fragmentPath).flatMap { $0.isEmpty ? nil : $0 }
+        loadState = service?.loadState
+        unitFileState = service?.unitFileState
+        activeState = service?.activeState
+        subState = service?.subState
+        mainPID = service?.mainPID
+        activeSinceUsec = service?.isActive == true ? service?.activeEnterTimestamp : nil
+        restarts = service?.nRestarts
+        switch service?.execMainCode {
+        case 1: lastExitCode = "exited"
+        case 2: lastExitCode = "killed"
+        case 3: lastExitCode = "dumped"
+        default: lastExitCode = nil
+        }
+        lastExitStatus = lastExitCode == nil ? nil : service?.execMainStatus
+        result = service?.result
+        statusText = service.flatMap { $0.statusText.isEmpty ? nil : $0.statusText }
+        socketActiveState = socket?.activeState
+        socketSubState = socket?.subState
+        listen = socket?.listen.map(\.address) ?? []
+        needDaemonReload = service?.needDaemonReload == true || socket?.needDaemonReload == true
+        error = nil
+    }
+}
+
+public struct StatusReport: Sendable {
+    /// Version of the JSON schema (docs/status-json.md); bumped only for additions.
+    public static let schemaVersion = 1
+    public var exitCode: StatusExit
+    public var profile: String
+    public var configPath: String
+    public var configError: String?
+    /// The URL the probe used (or would use with --no-probe).
+    public var probeTarget: String
+    public var service: ServiceSection
+    /// nil with --no-probe.
+    public var rpc: ProbeResult?
+    /// The gateway's last error line from the journal, when it is active but does not answer (S7).
+    public var lastErrorLine: String?
+    /// With --deep: every gateway-like unit found on either manager.
+    public var gateways: [FoundGateway]?
+    /// Other gateways this config did not install, named (S9), and other advice.
+    public var warnings: [String]
+}
+
+extension GatewayService {
+    /// `openclaw gateway status`: never throws — every failure is part of the report.
+    public func status(_ options: StatusOptions = StatusOptions()) -> StatusReport {
+        report(options, lookElsewhere: true)
+    }
+
+    private func report(_ options: StatusOptions, lookElsewhere: Bool) -> StatusReport {
+        var section = ServiceSection(scope: target.kind, target: target, service: nil, socket: nil)
+        var managerError: String?
+        do {
+            section = try serviceSection()
+        } catch {
+            managerError = error.description
+            section.error = error.description
+        }
+        // Upstream misreported system units as "not installed": when this
+        // manager has none, report the other manager's unit of this profile,
+        // with that target's paths and token (a system unit runs as its User=).
+        if !section.installed, lookElsewhere, let other = try? target.other(environment: environment) {
+            let otherService = GatewayService(target: other, environment: environment, prober: prober)
+            if let found = try? otherService.serviceSection(), found.installed {
+                return otherService.report(options, lookElsewhere: false)
+            }
+        }
+
+        var configError: String?
+        var settings = GatewaySettings(paths: target.paths)
+        do { settings = try self.settings() } catch { configError = error.description }
+        let url = options.url ?? section.listen.first.map(Self.probeURL(listenAddress:)) ?? settings.clientURL
+        let rpc = options.probe ? probe(settings, url: url, timeoutMs: options.probeTimeoutMs) : nil
+        var warnings: [String] = []
+        var lastErrorLine: String?
+        if let rpc, !rpc.ok, section.isActive || section.activeState == "failed" || section.socketActiveState == "failed" {
+            lastErrorLine = lastJournalError(scope: section.scope)
+        }
+        if section.needDaemonReload {
+            warnings.append("a unit file changed on disk since systemd read it: run `openclaw gateway install --force`")
+        }
+        if let listen = section.listen.first, !section.listen.contains(where: { $0.hasSuffix(":\(settings.port)") }) {
+            warnings.append("the socket listens on \(listen) but the config says port \(settings.port): "
+                + "run `openclaw gateway install --force`")
+        }
+        var gateways: [FoundGateway]?
+        if options.deep {
+            let found = scanForGateways(port: settings.port)
+            gateways = found
+            warnings += found.filter { !$0.ours }.map(\.warning)
+        }
+
+        let exit: StatusExit
+        if rpc?.ok == true {
+            exit = .running
+        } else if managerError != nil && !section.installed {
+            exit = .error
+        } else if !section.installed {
+            exit = .notInstalled
+        } else if !section.isActive {
+            exit = .notRunning
+        } else {
+            exit = rpc == nil ? .running : .unreachable
+        }
+        return StatusReport(exitCode: exit, profile: target.paths.profileLabel, configPath: target.paths.configPath,
+                            configError: configError, probeTarget: url, service: section, rpc: rpc,
+                            lastErrorLine: lastErrorLine, gateways: gateways, warnings: warnings)
+    }
+
+    func serviceSection() throws(ServiceError) -> ServiceSection {
+        let (service, socket) = try withManager { (m) throws(SystemdError) in
+            (try m.unit(target.serviceUnit), try m.unit(target.socketUnit))
+        }
+        return ServiceSection(scope: target.kind, target: target, service: service, socket: socket)
+    }
+
+    /// The newest error (or, failing that, newest) line about the gateway:
+    /// what the service printed, or what the manager said about either unit
+    /// (a socket that cannot bind is only explained there). nil when the
+    /// journal cannot be read.
+    func lastJournalError(scope: ServiceKind) -> String? {
+        let (own, about) = scope == .user ? ("_SYSTEMD_USER_UNIT", "USER_UNIT") : ("_SYSTEMD_UNIT", "UNIT")
+        let matches = ["\(own)=\(target.serviceUnit)", "\(about)=\(target.serviceUnit)", "\(about)=\(target.socketUnit)"]
+        let lines = matches.flatMap { match -> [JournalLine] in
+            guard let reader = try? JournalReader(matches: [match]) else { return [] }
+            return (try? reader.tail(limit: 20)) ?? []
+        }.sorted { $0.realtimeUsec < $1.realtimeUsec }
+        return (lines.last { $0.priority <= 3 } ?? lines.last)?.message
+    }
+}

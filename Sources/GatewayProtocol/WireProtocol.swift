@@ -149,7 +149,7 @@ public enum Methods {
 }
 
 public enum Events {
-    public static let all = ["connect.challenge", "tick", "presence", "health", "shutdown", "agent"]
+    public static let all = ["connect.challenge", "tick", "presence", "health", "shutdown", "agent", "chat"]
 }
 
 /// The product version, reported in hello-ok, `status` and the units' description.

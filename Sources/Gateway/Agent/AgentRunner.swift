@@ -1,0 +1,454 @@
+import Glibc
+import GatewayProtocol
+import JSONCore
+import NetIO
+import OpenClawConfig
+
+/// `agent` and `agent.wait`: agent turns run by a CLI backend from
+/// `openclaw.json` `agent: {command:[argv…], maxConcurrent?, timeoutSeconds?, maxQueued?}`.
+///
+/// The message goes to the backend's stdin (then EOF); its stdout streams to
+/// every client as `agent` events (`stream:"assistant"`, `data.text`, cut on
+/// UTF-8 boundaries) and becomes `result.text`. The run also gets
+/// `OPENCLAW_RUN_ID`, `OPENCLAW_AGENT_TO`, `OPENCLAW_SESSION_KEY` and
+/// `OPENCLAW_THINKING` in its environment. Timeouts SIGTERM the process group,
+/// then SIGKILL it 2 s later; when the backend exits, whatever it left running
+/// in its group is killed too, so a run never leaves orphans behind.
+/// At most `maxConcurrent` runs at once; the rest wait in a FIFO queue.
+/// Idempotency keys of `agent` are remembered in memory only (a restarted
+/// gateway forgets them); the `deliver` send goes through the durable ledger
+/// under the key `agent:<idempotencyKey>`.
+final class AgentRunner {
+    struct Config {
+        var command: [String]
+        var maxConcurrent: Int
+        var maxQueued: Int
+        var timeoutMs: Int64
+
+        static func parse(_ v: JSONValue) throws(ConfigError) -> Config? {
+            if v.isNull { return nil }
+            guard case .object = v else { throw ConfigError("agent must be an object") }
+            guard let raw = v["command"] else { return nil }
+            guard let items = raw.arrayValue, !items.isEmpty,
+                  case let argv = items.compactMap(\.stringValue), argv.count == items.count, !argv[0].isEmpty
+            else { throw ConfigError("agent.command must be a non-empty array of strings (an argv)") }
+            func int(_ key: String, _ range: ClosedRange<Int64>, _ fallback: Int64) throws(ConfigError) -> Int64 {
+                guard let raw = v[key] else { return fallback }
+                guard let i = raw.intValue, range.contains(i) else {
+                    throw ConfigError("agent.\(key) must be an integer in \(range.lowerBound)…\(range.upperBound)")
+                }
+                return i
+            }
+            return Config(command: argv,
+                          maxConcurrent: Int(try int("maxConcurrent", 1...64, 2)),
+                          maxQueued: Int(try int("maxQueued", 0...10_000, 100)),
+                          timeoutMs: try int("timeoutSeconds", 1...86_400, 600) * 1000)
+        }
+    }
+
+    enum Phase {
+        case queued, running, finished
+    }
+
+    final class Run {
+        let runId: String
+        let key: String
+        let message: String
+        let to: String?
+        let channel: String?
+        let sessionKey: String?
+        let thinking: String?
+        let deliver: Bool
+        let timeoutMs: Int64
+        let acceptedAt: Int64
+        var phase = Phase.queued
+        var seq: Int64 = 0
+        var process: ChildProcess?
+        var output: [UInt8] = []
+        var carry: [UInt8] = []
+        var stderrTail: [UInt8] = []
+        var truncated = false
+        var timedOut = false
+        var timers: [TimerID] = []
+        var exited = false
+        var openPipes = 2
+        /// The final payload once finished.
+        var final: JSONValue?
+        /// `agent` calls waiting for the final answer (the first one and idempotent retries).
+        var callers: [MethodCall] = []
+        var waiters: [(JSONValue) -> Void] = []
+
+        init(runId: String, key: String, params: JSONValue, timeoutMs: Int64) {
+            self.runId = runId
+            self.key = key
+            message = params["message"]?.stringValue ?? ""
+            to = params["to"]?.stringValue
+            channel = params["channel"]?.stringValue
+            sessionKey = params["sessionKey"]?.stringValue
+            thinking = params["thinking"]?.stringValue
+            deliver = params["deliver"]?.boolValue ?? false
+            self.timeoutMs = timeoutMs
+            acceptedAt = EventLoop.wallClockMs()
+        }
+
+        var accepted: JSONValue {
+            ["status": "accepted", "runId": .string(runId), "acceptedAt": .int(acceptedAt)]
+        }
+    }
+
+    /// Kept for `agent.wait` and idempotent retries after a run finished.
+    static let finishedRunsKept = 512
+    static let maxOutputBytes = 1 << 20
+    static let killGraceMs: Int64 = 2_000
+
+    private unowned let server: GatewayServer
+    private let sender: SendService
+    private let config: Config?
+    private var queue: [Run] = []
+    private var runs: [String: Run] = [:]
+    private var finishedOrder: [String] = []
+    private var byKey: [String: String] = [:]
+    private var runningCount = 0
+    private var stopped = false
+
+    init(server: GatewayServer, sender: SendService) throws(ConfigError) {
+        self.server = server
+        self.sender = sender
+        config = try Config.parse(server.settings.agent)
+    }
+
+    // MARK: agent
+
+    func handleAgent(_ call: MethodCall) {
+        let params = call.params
+        let key: String
+        let timeoutMs: Int64
+        do throws(RPCError) {
+            guard case .object = params else { throw RPCError(.invalidRequest, "params must be an object with message and idempotencyKey") }
+            guard let k = params["idempotencyKey"]?.stringValue, !k.isEmpty else {
+                throw SendService.invalid("idempotencyKey", "required (a non-empty string; reuse it when retrying)")
+            }
+            key = k
+            guard let m = params["message"]?.stringValue, !m.isEmpty else { throw SendService.invalid("message", "required (a non-empty string)") }
+            _ = m
+            for field in ["to", "sessionKey", "channel", "thinking"] {
+                if let v = params[field], !v.isNull, v.stringValue == nil { throw SendService.invalid(field, "must be a string") }
+            }
+            if let v = params["deliver"], !v.isNull, v.boolValue == nil { throw SendService.invalid("deliver", "must be true or false") }
+            if params["deliver"]?.boolValue == true && (params["to"]?.stringValue ?? "").isEmpty {
+                throw SendService.invalid("to", "required when deliver is true")
+            }
+            guard let config else {
+                throw RPCError(.unavailable, "no agent backend is configured (set agent.command in \(server.settings.paths.configPath))",
+                               retryable: false)
+            }
+            timeoutMs = try Self.timeout(params["timeout"], fallback: config.timeoutMs)
+        } catch {
+            call.fail(error)
+            return
+        }
+        if let runId = byKey[key], let run = runs[runId] {
+            call.respond(run.accepted)
+            if let final = run.final { answer(call, run: run, final: final) } else { run.callers.append(call) }
+            return
+        }
+        guard !stopped else {
+            call.fail(RPCError(.unavailable, "the gateway is stopping", retryable: true))
+            return
+        }
+        guard let config, queue.count < config.maxQueued || runningCount < config.maxConcurrent else {
+            call.fail(RPCError(.unavailable, "too many agent runs queued; try again later", retryable: true, retryAfterMs: 5_000))
+            return
+        }
+        let run = Run(runId: SendService.newMessageId(channel: "run"), key: key,
+                      params: params, timeoutMs: timeoutMs)
+        runs[run.runId] = run
+        byKey[key] = run.runId
+        run.callers.append(call)
+        call.respond(run.accepted)
+        queue.append(run)
+        if runningCount >= config.maxConcurrent {
+            emit(run, stream: "lifecycle", ["phase": "queued", "position": JSONValue(queue.count)])
+        }
+        pump()
+    }
+
+    /// `timeout` is in seconds (as upstream), 1 s … 24 h.
+    private static func timeout(_ v: JSONValue?, fallback: Int64) throws(RPCError) -> Int64 {
+        guard let v, !v.isNull else { return fallback }
+        guard let seconds = v.doubleValue, seconds > 0, seconds <= 86_400 else {
+            throw SendService.invalid("timeout", "must be a number of seconds in (0, 86400]")
+        }
+        return max(1, Int64(seconds * 1000))
+    }
+
+    private func pump() {
+        guard let config else { return }
+        while runningCount < config.maxConcurrent, !queue.isEmpty, !stopped {
+            start(queue.removeFirst(), config: config)
+        }
+    }
+
+    private func start(_ run: Run, config: Config) {
+        run.phase = .running
+        runningCount += 1
+        var env: [(String, String)] = [("OPENCLAW_RUN_ID", run.runId)]
+        if let to = run.to { env.append(("OPENCLAW_AGENT_TO", to)) }
+        if let s = run.sessionKey { env.append(("OPENCLAW_SESSION_KEY", s)) }
+        if let t = run.thinking { env.append(("OPENCLAW_THINKING", t)) }
+        let process: ChildProcess
+        do {
+            process = try ChildProcess(loop: server.loop, argv: config.command, environment: env)
+        } catch {
+            server.log.error("agent run \(run.runId): cannot start \(config.command[0]): \(error)",
+                             fields: [("OPENCLAW_RUN_ID", run.runId)])
+            finish(run, status: "error", error: ["message": .string("cannot start the agent backend \(config.command[0]): \(error)")])
+            return
+        }
+        run.process = process
+        server.log.info("agent run \(run.runId) started (pid \(process.pid))", fields: [("OPENCLAW_RUN_ID", run.runId)])
+        emit(run, stream: "lifecycle", ["phase": "start", "startedAt": .int(EventLoop.wallClockMs())])
+        process.stdout.onRead = { [unowned self, unowned run] bytes in self.stdout(run, Array(bytes)) }
+        process.stdout.onClose = { [unowned self, unowned run] _ in self.pipeClosed(run) }
+        process.stderr.onRead = { [unowned run] bytes in
+            run.stderrTail.append(contentsOf: bytes)
+            if run.stderrTail.count > 4096 { run.stderrTail.removeFirst(run.stderrTail.count - 4096) }
+        }
+        process.stderr.onClose = { [unowned self, unowned run] _ in self.pipeClosed(run) }
+        process.onExit = { [unowned self, unowned run] _ in
+            run.exited = true
+            // Anything still holding the pipes was in the group and is dead now; give EOF a moment.
+            run.timers.append(self.server.loop.schedule(afterMs: 1_000) { [unowned self, unowned run] in self.complete(run) })
+            self.completeIfDone(run)
+        }
+        process.writeInputAndClose(Array(run.message.utf8))
+        run.timers.append(server.loop.schedule(afterMs: run.timeoutMs) { [unowned self, unowned run] in
+            guard run.phase == .running, !run.exited else { return }
+            run.timedOut = true
+            self.server.log.warning("agent run \(run.runId) timed out after \(run.timeoutMs) ms; terminating its process group",
+                                    fields: [("OPENCLAW_RUN_ID", run.runId)])
+            run.process?.signalGroup(SIGTERM)
+            run.timers.append(self.server.loop.schedule(afterMs: Self.killGraceMs) { [unowned run] in
+                run.process?.signalGroup(SIGKILL)
+            })
+        })
+    }
+
+    private func stdout(_ run: Run, _ bytes: [UInt8]) {
+        var chunk = run.carry + bytes
+        let complete = Self.completeUTF8Prefix(chunk)
+        run.carry = Array(chunk[complete...])
+        chunk.removeSubrange(complete...)
+        guard !chunk.isEmpty, !run.truncated else { return }
+        if run.output.count + chunk.count > Self.maxOutputBytes {
+            run.truncated = true
+            return
+        }
+        run.output += chunk
+        emit(run, stream: "assistant", ["text": .string(String(decoding: chunk, as: UTF8.self))])
+    }
+
+    /// Length of the longest prefix that does not end inside a UTF-8 sequence.
+    static func completeUTF8Prefix(_ bytes: [UInt8]) -> Int {
+        var i = bytes.count
+        var back = 0
+        while i > 0 && back < 4 {
+            let b = bytes[i - 1]
+            if b & 0xC0 == 0x80 { i -= 1; back += 1; continue }  // continuation
+            if b < 0x80 { return bytes.count }
+            let need = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2
+            return need == back + 1 ? bytes.count : i - 1
+        }
+        return bytes.count
+    }
+
+    private func pipeClosed(_ run: Run) {
+        run.openPipes -= 1
+        completeIfDone(run)
+    }
+
+    private func completeIfDone(_ run: Run) {
+        if run.exited && run.openPipes <= 0 { complete(run) }
+    }
+
+    private func complete(_ run: Run) {
+        guard run.phase == .running, let process = run.process else { return }
+        run.process = nil
+        process.closePipes()
+        let (code, description) = ChildProcess.describe(process.exitStatus ?? 0)
+        if !run.carry.isEmpty && !run.truncated {
+            // A backend that stopped mid-sequence: pass the bytes on, decoded leniently.
+            run.output += run.carry
+            emit(run, stream: "assistant", ["text": .string(String(decoding: run.carry, as: UTF8.self))])
+        }
+        run.carry = []
+        let stderrText = String(decoding: run.stderrTail, as: UTF8.self).trimmingWhitespace()
+        if run.timedOut {
+            finish(run, status: "timeout", exitCode: code, error: [
+                "code": .string(ErrorCode.agentTimeout.rawValue),
+                "message": .string("the agent run timed out after \(run.timeoutMs / 1000) s; its process group was killed"),
+            ])
+        } else if code != 0 {
+            finish(run, status: "error", exitCode: code, error: [
+                "message": .string("the agent backend \(description)" + (stderrText.isEmpty ? "" : ": \(stderrText)")),
+            ])
+        } else if run.deliver, let to = run.to {
+            deliver(run, to: to, exitCode: code)
+        } else {
+            finish(run, status: "ok", exitCode: code)
+        }
+    }
+
+    private func deliver(_ run: Run, to: String, exitCode: Int32) {
+        let text = run.finalText
+        guard !text.isEmpty else {
+            finish(run, status: "ok", exitCode: exitCode, extra: ["deliveryStatus": "skipped"])
+            return
+        }
+        var params: JSONValue = ["to": .string(to), "message": .string(text), "idempotencyKey": .string("agent:" + run.key)]
+        if let channel = run.channel, case .object(var o) = params {
+            o["channel"] = .string(channel)
+            params = .object(o)
+        }
+        let request: SendService.Request
+        do {
+            request = try SendService.parse(params)
+        } catch {
+            finish(run, status: "ok", exitCode: exitCode, extra: ["deliveryStatus": "failed", "deliveryError": error.json])
+            return
+        }
+        sender.deliver(request) { [unowned self] result in
+            switch result {
+            case .success(let payload):
+                self.finish(run, status: "ok", exitCode: exitCode, extra: ["deliveryStatus": "delivered", "delivery": payload])
+            case .failure(let error):
+                self.finish(run, status: "ok", exitCode: exitCode, extra: ["deliveryStatus": "failed", "deliveryError": error.json])
+            }
+        }
+    }
+
+    private func finish(_ run: Run, status: String, exitCode: Int32? = nil, error: JSONValue? = nil,
+                        extra: JSONValue = [:]) {
+        guard run.phase != .finished else { return }
+        if run.phase == .running { runningCount -= 1 }
+        run.phase = .finished
+        for t in run.timers { server.loop.cancel(t) }
+        run.timers.removeAll()
+        var o = JSONObject()
+        o["status"] = .string(status)
+        o["runId"] = .string(run.runId)
+        o["result"] = ["text": .string(run.finalText)]
+        if run.truncated { o["truncated"] = true }
+        if let exitCode { o["exitCode"] = .int(Int64(exitCode)) }
+        if let error { o["error"] = error }
+        for (k, v) in extra.objectValue?.entries ?? [] { o[k] = v }
+        o["endedAt"] = .int(EventLoop.wallClockMs())
+        let final = JSONValue.object(o)
+        run.final = final
+        let phase: JSONValue = ["phase": status == "ok" ? "end" : "error", "status": .string(status)]
+        emit(run, stream: status == "ok" ? "lifecycle" : "error", phase.merging(error))
+        server.log.info("agent run \(run.runId) finished: \(status)", fields: [("OPENCLAW_RUN_ID", run.runId)])
+        let callers = run.callers
+        run.callers.removeAll()
+        for call in callers { answer(call, run: run, final: final) }
+        let waiters = run.waiters
+        run.waiters.removeAll()
+        for w in waiters { w(final) }
+        finishedOrder.append(run.runId)
+        if finishedOrder.count > Self.finishedRunsKept {
+            let old = finishedOrder.removeFirst()
+            if let r = runs.removeValue(forKey: old) { byKey[r.key] = nil }
+        }
+        pump()
+    }
+
+    /// A timed-out run answers `agent` with AGENT_TIMEOUT (details: the final snapshot); others with the snapshot.
+    private func answer(_ call: MethodCall, run: Run, final: JSONValue) {
+        if run.timedOut {
+            call.fail(RPCError(.agentTimeout, "the agent run \(run.runId) timed out after \(run.timeoutMs / 1000) s",
+                               details: final, retryable: false))
+        } else {
+            call.respond(final)
+        }
+    }
+
+    private func emit(_ run: Run, stream: String, _ data: JSONValue) {
+        run.seq += 1
+        server.broadcast(event: "agent", payload: ["runId": .string(run.runId), "seq": .int(run.seq), "stream": .string(stream),
+                                                   "ts": .int(EventLoop.wallClockMs()), "data": data])
+    }
+
+    // MARK: agent.wait
+
+    func handleWait(_ call: MethodCall) {
+        guard let runId = call.params["runId"]?.stringValue, !runId.isEmpty else {
+            call.fail(SendService.invalid("runId", "required (the runId from agent's accepted answer)"))
+            return
+        }
+        var timeoutMs: Int64 = 30_000
+        if let v = call.params["timeoutMs"], !v.isNull {
+            guard let t = v.intValue, (0...600_000).contains(t) else {
+                call.fail(SendService.invalid("timeoutMs", "must be an integer in 0…600000"))
+                return
+            }
+            timeoutMs = t
+        }
+        guard let run = runs[runId] else {
+            call.fail(SendService.invalid("runId", "unknown run \"\(runId)\" (finished runs are kept for the last \(Self.finishedRunsKept))"))
+            return
+        }
+        if let final = run.final {
+            call.respond(final)
+            return
+        }
+        var answered = false
+        let timer = server.loop.schedule(afterMs: timeoutMs) {
+            guard !answered else { return }
+            answered = true
+            call.respond(["status": "timeout", "runId": .string(runId), "waitTimedOut": true])
+        }
+        run.waiters.append { [unowned self] final in
+            guard !answered else { return }
+            answered = true
+            self.server.loop.cancel(timer)
+            call.respond(final)
+        }
+    }
+
+    // MARK: shutdown
+
+    /// Kills every run's process group and answers its callers.
+    func stopAll() {
+        stopped = true
+        for run in queue { finish(run, status: "error", error: ["message": "the gateway stopped before the run started"]) }
+        queue.removeAll()
+        for run in runs.values where run.phase == .running {
+            run.process?.terminate()
+            run.process = nil
+            finish(run, status: "error", error: ["message": "the gateway stopped during the run; its processes were killed"])
+        }
+    }
+}
+
+extension AgentRunner.Run {
+    var finalText: String {
+        String(decoding: output, as: UTF8.self).trimmingWhitespace()
+    }
+}
+
+private extension JSONValue {
+    /// This object with `other`'s keys added (when both are objects).
+    func merging(_ other: JSONValue?) -> JSONValue {
+        guard case .object(var o) = self, case .object(let p)? = other else { return self }
+        for (k, v) in p.entries { o[k] = v }
+        return .object(o)
+    }
+}
+
+private extension String {
+    func trimmingWhitespace() -> String {
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\n" || $0 == "\r" || $0 == "\t" || $0 == "\r\n" }
+        guard let start = firstIndex(where: { !isSpace($0) }), let end = lastIndex(where: { !isSpace($0) }) else { return "" }
+        return String(self[start...end])
+    }
+}

@@ -1,0 +1,403 @@
+import Glibc
+import NetIO
+
+/// The IRC channel: one TCP connection on the loop, driven by `IRCSession`.
+///
+/// `linked` means registered (001 received) and `connected` means the TCP link
+/// is up. A lost link reconnects with exponential backoff (±20 % jitter). Every
+/// `send` is split into PRIVMSG lines, paced by a token bucket, and followed by
+/// `PING :oc-<n>`: servers handle a client's lines in order, so the matching
+/// PONG proves the server processed every line (or told us why not with a
+/// 401/404 first). That PONG is what `deliveredAt` means.
+final class IRCChannel: MessageChannel {
+    let id = "irc"
+    let label: String
+    private(set) var state = ChannelState()
+    var onStateChange: (() -> Void)?
+    var onInbound: ((InboundMessage) -> Void)?
+
+    private unowned let loop: EventLoop
+    private let log: GatewayLog
+    private let config: IRCConfig
+
+    private var running = false
+    private var connectingFD: Int32?
+    private var stream: StreamChannel?
+    private var lingering: StreamChannel?
+    private var session: IRCSession?
+    private var framer = IRCLineFramer()
+    private var backoffMs: Int64
+    private var reconnectTimer: TimerID?
+    private var connectTimer: TimerID?
+    private var keepaliveTimer: TimerID?
+    private var lastInboundMs: Int64 = 0
+    private var lastNickRegainMs: Int64 = 0
+    private var keepalivePending = false
+
+    // Flood control: a token bucket in front of PRIVMSG/ack lines.
+    private var queue: [QueuedLine] = []
+    private var tokens: Double
+    private var lastRefillMs: Int64 = 0
+    private var pacingTimer: TimerID?
+
+    private struct QueuedLine {
+        let sendID: UInt64
+        let bytes: [UInt8]
+        let isFirst: Bool
+        var isAck = false
+    }
+
+    /// How long the server may take to answer a send's PING before the link counts as dead.
+    static let ackTimeoutMs: Int64 = 20_000
+
+    private struct PendingSend {
+        let to: String
+        let willWrite: () -> Bool
+        let completion: (Result<Delivery, ChannelSendError>) -> Void
+        var started = false
+        var rejection: String?
+        var ackTimer: TimerID?
+    }
+
+    private var pending: [UInt64: PendingSend] = [:]
+    private var nextSendID: UInt64 = 1
+
+    init(loop: EventLoop, log: GatewayLog, config: IRCConfig) {
+        self.loop = loop
+        self.log = log
+        self.config = config
+        label = "IRC \(config.session.nick)@\(config.server):\(config.port)"
+        backoffMs = config.reconnectMinMs
+        tokens = Double(config.floodBurst)
+    }
+
+    private var logFields: [(String, String)] { [("OPENCLAW_CHANNEL", id)] }
+
+    // MARK: link lifecycle
+
+    func link() {
+        guard !running else { return }
+        running = true
+        connect()
+    }
+
+    func unlink() {
+        guard running else { return }
+        running = false
+        if let t = reconnectTimer { loop.cancel(t); reconnectTimer = nil }
+        if let stream, !stream.isClosed {
+            stream.write(IRCMessage("QUIT", ["gateway stopping"]).serialized())
+            stream.closeAfterFlush()
+        }
+        dropConnection(reason: "stopped")
+    }
+
+    private func connect() {
+        reconnectTimer = nil
+        state.nextAttemptMs = nil
+        guard running else { return }
+        guard let address = config.resolvedAddress() else {
+            connectionFailed("cannot resolve \(config.server)")
+            return
+        }
+        let fd: Int32
+        do {
+            fd = try Sockets.connectTCP(host: address, port: config.port)
+            try loop.register(fd: fd, readable: false, writable: true) { [unowned self] _ in
+                self.connectFinished(fd)
+            }
+        } catch {
+            connectionFailed("\(error)")
+            return
+        }
+        connectingFD = fd
+        connectTimer = loop.schedule(afterMs: 10_000) { [unowned self] in
+            self.connectTimer = nil
+            self.connectionFailed("connect to \(self.config.server):\(self.config.port) timed out")
+        }
+    }
+
+    private func connectFinished(_ fd: Int32) {
+        guard connectingFD == fd else { return }
+        loop.unregister(fd: fd)
+        connectingFD = nil
+        if let t = connectTimer { loop.cancel(t); connectTimer = nil }
+        let err = Sockets.pendingError(fd)
+        guard err == 0 else {
+            close(fd)
+            connectionFailed("connect to \(config.server):\(config.port): \(String(cString: strerror(err)))")
+            return
+        }
+        let channel: StreamChannel
+        do {
+            channel = try StreamChannel(loop: loop, fd: fd, maxBufferedBytes: 1 << 20)
+        } catch {
+            close(fd)
+            connectionFailed("\(error)")
+            return
+        }
+        Sockets.setNoDelay(fd)
+        stream = channel
+        framer = IRCLineFramer()
+        channel.onRead = { [unowned self] bytes in self.received(bytes) }
+        channel.onClose = { [unowned self] code in
+            self.connectionLost(code == 0 ? "connection closed by the server" : String(cString: strerror(code)))
+        }
+        setState(connected: true, linked: false)
+        lastInboundMs = EventLoop.nowMs()
+        keepalivePending = false
+        keepaliveTimer = loop.scheduleRepeating(everyMs: max(1000, config.pingIntervalMs / 3)) { [unowned self] in
+            self.keepalive()
+        }
+        var s = IRCSession(config: config.session)
+        let outputs = s.start()
+        session = s
+        apply(outputs)
+        log.info("IRC connected to \(config.server):\(config.port), registering as \(config.session.nick)", fields: logFields)
+    }
+
+    /// Registration is bounded (30 s or `pingIntervalMs`); after that, silence for
+    /// `pingIntervalMs` earns a PING and the same again without an answer drops the link.
+    private func keepalive() {
+        guard stream != nil else { return }
+        let idle = EventLoop.nowMs() - lastInboundMs
+        if session?.isRegistered != true && idle > max(30_000, config.pingIntervalMs) {
+            connectionLost("registration timed out")
+        } else if idle > 2 * config.pingIntervalMs && keepalivePending {
+            connectionLost("ping timeout (\(idle / 1000) s without data from the server)")
+        } else if idle > config.pingIntervalMs && !keepalivePending {
+            keepalivePending = true
+            writeNow(IRCMessage("PING", ["oc-keepalive"]))
+        }
+        // Registered under an alternate (the nick was taken, often by our own ghost): ask for it back now and then.
+        let now = EventLoop.nowMs()
+        if let s = session, s.isRegistered, s.nick != config.session.nick, now - lastNickRegainMs >= 30_000 {
+            lastNickRegainMs = now
+            writeNow(IRCMessage("NICK", [config.session.nick]))
+        }
+    }
+
+    private func connectionFailed(_ reason: String) {
+        if let fd = connectingFD {
+            loop.unregister(fd: fd)
+            close(fd)
+            connectingFD = nil
+        }
+        connectionLost(reason)
+    }
+
+    private func connectionLost(_ reason: String) {
+        guard running else { return }
+        state.lastError = reason
+        let wasLinked = state.linked
+        dropConnection(reason: reason)
+        if wasLinked { log.warning("IRC link lost: \(reason)", fields: logFields) }
+        else { log.info("IRC connect attempt failed: \(reason)", fields: logFields) }
+        scheduleReconnect()
+    }
+
+    /// Closes the socket and fails what was in flight: sends that had not
+    /// written a byte are retryable, the others are in doubt.
+    private func dropConnection(reason: String) {
+        if let t = connectTimer { loop.cancel(t); connectTimer = nil }
+        if let t = keepaliveTimer { loop.cancel(t); keepaliveTimer = nil }
+        if let t = pacingTimer { loop.cancel(t); pacingTimer = nil }
+        if let fd = connectingFD {
+            loop.unregister(fd: fd)
+            close(fd)
+            connectingFD = nil
+        }
+        if let s = stream {
+            stream = nil
+            s.onClose = nil
+            if running {
+                s.close()
+            } else if !s.isClosed {
+                // Stopping: the QUIT is still flushing; keep the channel alive until it closes.
+                lingering = s
+                s.onClose = { [unowned self] _ in self.lingering = nil }
+            }
+        }
+        session = nil
+        queue.removeAll()
+        let failed = pending
+        pending.removeAll()
+        for (_, p) in failed.sorted(by: { $0.key < $1.key }) {
+            if let t = p.ackTimer { loop.cancel(t) }
+            if p.started {
+                p.completion(.failure(.inDoubt("the IRC link dropped (\(reason)) before the server confirmed the message; "
+                    + "it may or may not have been delivered")))
+            } else {
+                p.completion(.failure(.unavailable("the IRC link dropped (\(reason)) before the message was sent", retryAfterMs: nil)))
+            }
+        }
+        setState(connected: false, linked: false)
+    }
+
+    private func scheduleReconnect() {
+        guard running, reconnectTimer == nil else { return }
+        let jitter = Double.random(in: 0.8...1.2)
+        let delay = Int64(Double(backoffMs) * jitter)
+        backoffMs = min(config.reconnectMaxMs, backoffMs * 2)
+        state.nextAttemptMs = EventLoop.wallClockMs() + delay
+        reconnectTimer = loop.schedule(afterMs: delay) { [unowned self] in self.connect() }
+    }
+
+    private func setState(connected: Bool, linked: Bool) {
+        guard state.connected != connected || state.linked != linked else { return }
+        let now = EventLoop.wallClockMs()
+        state.connected = connected
+        if linked && !state.linked { state.linkedAtMs = now }
+        if !linked { state.linkedAtMs = nil }
+        state.linked = linked
+        state.sinceMs = now
+        onStateChange?()
+    }
+
+    // MARK: inbound
+
+    private func received(_ bytes: UnsafeRawBufferPointer) {
+        lastInboundMs = EventLoop.nowMs()
+        keepalivePending = false
+        for message in framer.feed(bytes) {
+            guard var s = session else { return }
+            let outputs = s.handle(message)
+            session = s
+            noteRejection(message)
+            apply(outputs)
+        }
+    }
+
+    /// 401/403/404/…: the server refused a PRIVMSG of the send in flight.
+    private func noteRejection(_ m: IRCMessage) {
+        guard ["401", "403", "404", "407", "411", "412", "413", "414", "486", "492"].contains(m.command),
+              m.params.count >= 2 else { return }
+        let target = m.params[1].lowercased()
+        for (key, p) in pending where p.started && p.rejection == nil && p.to.lowercased() == target {
+            pending[key]?.rejection = "IRC server refused the message to \(p.to): \(m.params.last ?? m.command) (\(m.command))"
+        }
+    }
+
+    private func apply(_ outputs: [IRCSession.Output]) {
+        for output in outputs {
+            switch output {
+            case .send(let m):
+                writeNow(m)
+            case .registered(let nick):
+                backoffMs = config.reconnectMinMs
+                state.refused = false
+                state.lastError = nil
+                setState(connected: true, linked: true)
+                log.info("IRC registered as \(nick) on \(config.server):\(config.port)", fields: logFields)
+            case .inbound(let from, let target, let text, let isAction):
+                onInbound?(InboundMessage(channel: id, from: from, to: target, isGroup: IRCConfig.isChannelName(target),
+                                          text: text, isAction: isAction, tsMs: EventLoop.wallClockMs()))
+            case .ack(let token):
+                acknowledged(token)
+            case .refused(let reason):
+                state.refused = true
+                state.lastError = "IRC server refused the link: \(reason)"
+                log.error(state.lastError!, fields: logFields)
+                backoffMs = config.reconnectMaxMs
+                connectionLost(state.lastError!)
+            case .serverError(let reason):
+                state.lastError = "IRC server: \(reason)"
+            }
+        }
+    }
+
+    private func acknowledged(_ token: String) {
+        guard token.hasPrefix("oc-"), let n = UInt64(token.dropFirst(3)), let p = pending.removeValue(forKey: n) else { return }
+        if let t = p.ackTimer { loop.cancel(t) }
+        if let rejection = p.rejection {
+            p.completion(.failure(.invalidTarget(rejection)))
+        } else {
+            p.completion(.success(Delivery(deliveredAtMs: EventLoop.wallClockMs())))
+        }
+    }
+
+    // MARK: outbound
+
+    func send(_ message: OutboundMessage, willWrite: @escaping () -> Bool,
+              completion: @escaping (Result<Delivery, ChannelSendError>) -> Void) {
+        guard IRCConfig.isValidTarget(message.to) else {
+            completion(.failure(.invalidTarget("to: \"\(message.to)\" is not an IRC nick or channel (e.g. \"#ops\" or \"alice\")")))
+            return
+        }
+        guard state.linked, let s = session, stream != nil else {
+            if state.refused {
+                completion(.failure(.notLinked(state.lastError ?? "the IRC server refused the link")))
+            } else {
+                let after = state.nextAttemptMs.map { max(0, $0 - EventLoop.wallClockMs()) }
+                completion(.failure(.unavailable("IRC channel is not connected" + (state.lastError.map { " (\($0))" } ?? "")
+                    + "; the gateway keeps reconnecting", retryAfterMs: after)))
+            }
+            return
+        }
+        let lines = IRCTextSplitter.split(message.text, budget: IRCTextSplitter.textBudget(
+            target: message.to, nick: s.nick, userHost: s.userHost))
+        guard !lines.isEmpty else {
+            completion(.failure(.invalidTarget("message: nothing to send (empty text)")))
+            return
+        }
+        // Unjoined channels usually refuse outside messages (+n): join first.
+        if IRCConfig.isChannelName(message.to) && !s.joined.contains(message.to.lowercased()) {
+            writeNow(IRCMessage("JOIN", [message.to]))
+        }
+        let sendID = nextSendID
+        nextSendID += 1
+        pending[sendID] = PendingSend(to: message.to, willWrite: willWrite, completion: completion)
+        for (i, line) in lines.enumerated() {
+            queue.append(QueuedLine(sendID: sendID, bytes: IRCMessage("PRIVMSG", [message.to, line]).serialized(), isFirst: i == 0))
+        }
+        queue.append(QueuedLine(sendID: sendID, bytes: IRCMessage("PING", ["oc-\(sendID)"]).serialized(), isFirst: false,
+                                isAck: true))
+        drainQueue()
+    }
+
+    /// Protocol replies (PONG, NICK, JOIN) skip the flood queue: delaying them behind a backlog could get us dropped.
+    private func writeNow(_ m: IRCMessage) {
+        guard let stream else { return }
+        if !stream.write(m.serialized()) { connectionLost("output buffer full") }
+    }
+
+    private func drainQueue() {
+        let now = EventLoop.nowMs()
+        if config.floodIntervalMs == 0 {
+            tokens = Double(queue.count)
+        } else {
+            tokens = min(Double(config.floodBurst), tokens + Double(now - lastRefillMs) / Double(config.floodIntervalMs))
+        }
+        lastRefillMs = now
+        while !queue.isEmpty && tokens >= 1 {
+            let line = queue.removeFirst()
+            tokens -= 1
+            if line.isFirst, let p = pending[line.sendID] {
+                guard p.willWrite() else {
+                    pending[line.sendID] = nil
+                    queue.removeAll { $0.sendID == line.sendID }
+                    p.completion(.failure(.unavailable("the send could not be recorded durably; nothing was sent",
+                                                       retryAfterMs: nil)))
+                    continue
+                }
+                pending[line.sendID]?.started = true
+            }
+            guard let stream, stream.write(line.bytes) else {
+                connectionLost("output buffer full")
+                return
+            }
+            if line.isAck {
+                pending[line.sendID]?.ackTimer = loop.schedule(afterMs: Self.ackTimeoutMs) { [unowned self] in
+                    self.connectionLost("the server did not answer within \(Self.ackTimeoutMs / 1000) s")
+                }
+            }
+        }
+        if !queue.isEmpty && pacingTimer == nil {
+            let wait = Int64((1 - tokens) * Double(config.floodIntervalMs)) + 1
+            pacingTimer = loop.schedule(afterMs: wait) { [unowned self] in
+                self.pacingTimer = nil
+                self.drainQueue()
+            }
+        }
+    }
+}

@@ -1,0 +1,104 @@
+import Glibc
+import JSONCore
+import OpenClawConfig
+
+/// `channels.irc` of `openclaw.json`:
+/// `{server, port?, tls?, nick, password?, username?, realname?, channels?:[…],
+///   floodBurst?, floodIntervalMs?, reconnectMinMs?, reconnectMaxMs?, pingIntervalMs?}`.
+struct IRCConfig: Equatable {
+    var server: String
+    var port: Int
+    var session: IRCSession.Config
+    /// Lines that may go out back to back before pacing starts.
+    var floodBurst: Int
+    /// One more line per interval once the burst is spent (servers drop "Excess Flood" clients).
+    var floodIntervalMs: Int64
+    var reconnectMinMs: Int64
+    var reconnectMaxMs: Int64
+    /// Silence after which we PING the server; twice that without an answer drops the link.
+    var pingIntervalMs: Int64
+
+    static func parse(_ v: JSONValue) throws(ConfigError) -> IRCConfig {
+        let at = "channels.irc"
+        guard case .object = v else { throw ConfigError("\(at) must be an object") }
+        if v["tls"]?.boolValue == true {
+            throw ConfigError("\(at).tls: TLS is not supported by this gateway (it links no TLS library); "
+                + "use a plaintext port on a trusted network or a local TLS tunnel such as stunnel, and set tls to false")
+        }
+        guard let server = v["server"]?.stringValue, !server.isEmpty else {
+            throw ConfigError("\(at).server must be a host name or address")
+        }
+        guard let nick = v["nick"]?.stringValue, isValidNick(nick) else {
+            throw ConfigError("\(at).nick must be a valid IRC nick (letters, digits, -[]\\`^{}|_, not starting with a digit or -)")
+        }
+        var channels: [String] = []
+        if let list = v["channels"] {
+            guard let items = list.arrayValue else { throw ConfigError("\(at).channels must be an array of channel names") }
+            for item in items {
+                guard let name = item.stringValue, isChannelName(name), !name.contains(",") else {
+                    throw ConfigError("\(at).channels: \(item.jsonString) is not a channel name such as \"#ops\"")
+                }
+                channels.append(name)
+            }
+        }
+        let password = v["password"]?.stringValue
+        func int(_ key: String, _ range: ClosedRange<Int64>, _ fallback: Int64) throws(ConfigError) -> Int64 {
+            guard let raw = v[key] else { return fallback }
+            guard let i = raw.intValue, range.contains(i) else {
+                throw ConfigError("\(at).\(key) must be an integer in \(range.lowerBound)…\(range.upperBound)")
+            }
+            return i
+        }
+        let config = IRCConfig(
+            server: server,
+            port: Int(try int("port", 1...65535, 6667)),
+            session: IRCSession.Config(
+                nick: nick,
+                username: v["username"]?.stringValue.flatMap { $0.isEmpty || $0.contains(" ") ? nil : $0 } ?? "openclaw",
+                realname: v["realname"]?.stringValue ?? "OpenClaw gateway",
+                password: password,
+                channels: channels),
+            floodBurst: Int(try int("floodBurst", 1...100, 4)),
+            floodIntervalMs: try int("floodIntervalMs", 0...60_000, 500),
+            reconnectMinMs: try int("reconnectMinMs", 100...600_000, 1_000),
+            reconnectMaxMs: try int("reconnectMaxMs", 100...3_600_000, 30_000),
+            pingIntervalMs: try int("pingIntervalMs", 1_000...3_600_000, 90_000))
+        guard config.reconnectMinMs <= config.reconnectMaxMs else {
+            throw ConfigError("\(at).reconnectMinMs must not exceed reconnectMaxMs")
+        }
+        return config
+    }
+
+    static func isChannelName(_ s: String) -> Bool {
+        guard let first = s.first, "#&+!".contains(first), s.count > 1 else { return false }
+        return !s.contains(where: { $0 == " " || $0 == "\u{7}" || $0 == "\r" || $0 == "\n" || $0 == "\0" })
+    }
+
+    static func isValidNick(_ s: String) -> Bool {
+        guard let first = s.unicodeScalars.first, !s.isEmpty, s.utf8.count <= 64 else { return false }
+        let special = "[]\\`^{}|_-"
+        func ok(_ c: Unicode.Scalar) -> Bool {
+            (c.isASCII && (c.properties.isAlphabetic || ("0"..."9").contains(c))) || special.unicodeScalars.contains(c)
+        }
+        return s.unicodeScalars.allSatisfy(ok) && !("0"..."9").contains(first) && first != "-"
+    }
+
+    /// A PRIVMSG target: a channel or a nick, one of them (a comma would address several).
+    static func isValidTarget(_ s: String) -> Bool {
+        isChannelName(s) ? !s.contains(",") : isValidNick(s)
+    }
+
+    /// Numeric address for `server` (getaddrinfo; blocking, but a literal or
+    /// /etc/hosts name resolves at once, and this runs once per connect attempt).
+    func resolvedAddress() -> String? {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var result: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(server, nil, &hints, &result) == 0, let first = result else { return nil }
+        defer { freeaddrinfo(result) }
+        var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+        guard getnameinfo(first.pointee.ai_addr, first.pointee.ai_addrlen, &host, socklen_t(host.count), nil, 0,
+                          NI_NUMERICHOST) == 0 else { return nil }
+        return String(decoding: host.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

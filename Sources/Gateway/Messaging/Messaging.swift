@@ -1,0 +1,233 @@
+import Glibc
+import GatewayProtocol
+import JSONCore
+import OpenClawConfig
+
+/// Registers `send`, `agent` and `agent.wait`.
+enum Messaging {
+    static let ledgerFile = "send-ledger.jsonl"
+
+    static func install(on server: GatewayServer) throws(ConfigError) {
+        let dir = server.settings.paths.stateDir
+        if mkdir(dir, 0o700) != 0 && errno != EEXIST {
+            throw ConfigError("cannot create the state directory \(dir): \(String(cString: strerror(errno)))")
+        }
+        let ledger: SendLedger
+        do {
+            ledger = try SendLedger(path: dir + "/" + ledgerFile)
+        } catch {
+            throw ConfigError("send ledger: \(error)")
+        }
+        if ledger.skippedOnLoad > 0 {
+            server.log.warning("send ledger: skipped \(ledger.skippedOnLoad) torn or unreadable line(s) in \(ledger.path)")
+        }
+        let crashHook = getenv("OPENCLAW_TEST_CRASH_AFTER_LEDGER_WRITE").map { String(cString: $0) } == "1"
+        if crashHook {
+            server.log.warning("OPENCLAW_TEST_CRASH_AFTER_LEDGER_WRITE=1: test-only hook, the gateway kills itself after the next send's ledger write")
+        }
+        let sender = SendService(server: server, ledger: ledger, crashAfterLedgerWrite: crashHook)
+        server.registerMethod("send") { call in sender.handle(call) }
+
+        let agents = try AgentRunner(server: server, sender: sender)
+        server.registerMethod("agent") { call in agents.handleAgent(call) }
+        server.registerMethod("agent.wait") { call in agents.handleWait(call) }
+        server.channels.onStop.append { agents.stopAll() }
+    }
+}
+
+/// `send`: validation, routing to a channel, and the idempotency ledger.
+final class SendService {
+    struct Request {
+        var to: String
+        var text: String
+        var channel: String?
+        var idempotencyKey: String
+        /// Identifies the payload under its key (a used key with another payload is refused).
+        var hash: String
+    }
+
+    /// At most this many bytes of text per message (IRC would need ~35 lines for it).
+    static let maxMessageBytes = 16 * 1024
+
+    private unowned let server: GatewayServer
+    private let ledger: SendLedger
+    private let crashAfterLedgerWrite: Bool
+    /// Callers waiting on a key this process is sending right now.
+    private var waiters: [String: [(Result<JSONValue, RPCError>) -> Void]] = [:]
+
+    init(server: GatewayServer, ledger: SendLedger, crashAfterLedgerWrite: Bool) {
+        self.server = server
+        self.ledger = ledger
+        self.crashAfterLedgerWrite = crashAfterLedgerWrite
+    }
+
+    func handle(_ call: MethodCall) {
+        let request: Request
+        do {
+            request = try Self.parse(call.params)
+        } catch {
+            call.fail(error)
+            return
+        }
+        deliver(request) { result in
+            switch result {
+            case .success(let payload): call.respond(payload)
+            case .failure(let error): call.fail(error)
+            }
+        }
+    }
+
+    static func invalid(_ field: String, _ message: String) -> RPCError {
+        RPCError(.invalidRequest, "\(field): \(message)", details: ["field": .string(field)])
+    }
+
+    static func parse(_ params: JSONValue) throws(RPCError) -> Request {
+        guard case .object = params else { throw RPCError(.invalidRequest, "params must be an object with to, message and idempotencyKey") }
+        func optionalString(_ field: String) throws(RPCError) -> String? {
+            guard let v = params[field], !v.isNull else { return nil }
+            guard let s = v.stringValue else { throw invalid(field, "must be a string") }
+            return s
+        }
+        guard let key = try optionalString("idempotencyKey"), !key.isEmpty else {
+            throw invalid("idempotencyKey", "required (a non-empty string; reuse it when retrying)")
+        }
+        guard key.utf8.count <= 256 else { throw invalid("idempotencyKey", "at most 256 bytes") }
+        guard let to = try optionalString("to"), !to.isEmpty else { throw invalid("to", "required (a recipient such as \"#ops\")") }
+        let message = try optionalString("message") ?? ""
+        var media: [String] = []
+        if let url = try optionalString("mediaUrl"), !url.isEmpty { media.append(url) }
+        if let list = params["mediaUrls"], !list.isNull {
+            guard let items = list.arrayValue else { throw invalid("mediaUrls", "must be an array of strings") }
+            for item in items {
+                guard let url = item.stringValue else { throw invalid("mediaUrls", "must be an array of strings") }
+                if !url.isEmpty { media.append(url) }
+            }
+        }
+        guard !message.isEmpty || !media.isEmpty else { throw invalid("message", "required unless mediaUrl/mediaUrls is given") }
+        // Text channels carry media as links on their own lines.
+        let text = ([message] + media).filter { !$0.isEmpty }.joined(separator: "\n")
+        guard text.utf8.count <= maxMessageBytes else { throw invalid("message", "longer than \(maxMessageBytes) bytes") }
+        let channel = try optionalString("channel").flatMap { $0.isEmpty ? nil : $0 }
+        let accountId = try optionalString("accountId")
+        let canonical: JSONValue = ["to": .string(to), "text": .string(text), "channel": JSONValue(channel),
+                                    "accountId": JSONValue(accountId)]
+        return Request(to: to, text: text, channel: channel, idempotencyKey: key, hash: fnv1a64Hex(canonical.serialized()))
+    }
+
+    /// Sends once per idempotency key (see `SendLedger` for the crash cases).
+    func deliver(_ request: Request, completion: @escaping (Result<JSONValue, RPCError>) -> Void) {
+        let registry = server.channels!
+        let channel: MessageChannel
+        if let id = request.channel {
+            guard let c = registry.channel(id) else {
+                let known = registry.configuredIDs
+                completion(.failure(Self.invalid("channel", "unknown channel \"\(id)\" (configured: "
+                    + (known.isEmpty ? "none" : known.joined(separator: ", ")) + ")")))
+                return
+            }
+            channel = c
+        } else {
+            guard let c = registry.defaultChannel else {
+                completion(.failure(RPCError(.notLinked, "no messaging channel is configured (add channels.irc to \(server.settings.paths.configPath))")))
+                return
+            }
+            channel = c
+        }
+        let key = request.idempotencyKey
+        var messageId: String?
+        switch ledger.lookup(key: key, hash: request.hash) {
+        case .conflict:
+            completion(.failure(Self.invalid("idempotencyKey", "already used for a different message; use a new key")))
+            return
+        case .done(let result):
+            completion(.success(result))
+            return
+        case .inFlight:
+            waiters[key, default: []].append(completion)
+            return
+        case .inDoubt(let id):
+            completion(.failure(RPCError(.unavailable,
+                "delivery under this idempotencyKey is in doubt: the gateway stopped while sending it; it was not re-sent "
+                    + "(send again with a new key if a duplicate is acceptable)",
+                details: ["inDoubt": true, "messageId": .string(id)], retryable: false)))
+            return
+        case .fresh(let id):
+            messageId = id
+        }
+        let outbound = OutboundMessage(to: request.to, text: request.text)
+        if !channel.state.linked {
+            // Refused before anything is recorded: the channel says why (NOT_LINKED, UNAVAILABLE, bad target).
+            channel.send(outbound, willWrite: { true }) { result in
+                if case .failure(let e) = result { completion(.failure(e.rpcError)) }
+            }
+            return
+        }
+        let id = messageId ?? Self.newMessageId(channel: channel.id)
+        do {
+            try ledger.begin(key: key, hash: request.hash, messageId: id, channel: channel.id, to: request.to)
+        } catch {
+            server.log.error("send ledger: \(error)")
+            completion(.failure(RPCError(.unavailable, "cannot record the send durably: \(error)", retryable: true)))
+            return
+        }
+        if crashAfterLedgerWrite {
+            // Test-only (OPENCLAW_TEST_CRASH_AFTER_LEDGER_WRITE=1): die like SIGKILL between the ledger write and the send.
+            kill(getpid(), SIGKILL)
+        }
+        waiters[key] = [completion]
+        let fields = [("OPENCLAW_CHANNEL", channel.id), ("OPENCLAW_MESSAGE_ID", id)]
+        channel.send(outbound, willWrite: { [unowned self] in
+            do {
+                try self.ledger.handOff(key: key)
+                return true
+            } catch {
+                // Sending without a durable hand-off could deliver twice after a crash: refuse instead.
+                self.server.log.error("send ledger: \(error)", fields: fields)
+                return false
+            }
+        }) { [unowned self] result in
+            let outcome: Result<JSONValue, RPCError>
+            switch result {
+            case .success(let delivery):
+                let payload: JSONValue = ["messageId": .string(id), "channel": .string(channel.id), "to": .string(request.to),
+                                          "deliveredAt": .int(delivery.deliveredAtMs)]
+                do {
+                    try self.ledger.complete(key: key, result: payload)
+                } catch {
+                    // Delivered: answer success; on disk it stays in doubt, which can only prevent a duplicate.
+                    self.server.log.error("send ledger: \(error)", fields: fields)
+                }
+                self.server.log.info("sent \(id) to \(request.to)", fields: fields)
+                outcome = .success(payload)
+            case .failure(.inDoubt(let reason)):
+                self.ledger.markInDoubt(key: key)
+                self.server.log.warning("send \(id) in doubt: \(reason)", fields: fields)
+                outcome = .failure(ChannelSendError.inDoubt(reason).rpcError)
+            case .failure(let error):
+                do { try self.ledger.abort(key: key) } catch { self.server.log.error("send ledger: \(error)", fields: fields) }
+                outcome = .failure(error.rpcError)
+            }
+            let callbacks = self.waiters.removeValue(forKey: key) ?? []
+            for callback in callbacks { callback(outcome) }
+        }
+    }
+
+    static func newMessageId(channel: String) -> String {
+        var g = SystemRandomNumberGenerator()
+        return channel + "-" + hex(g.next()) + hex(g.next())
+    }
+
+    private static func hex(_ v: UInt64) -> String {
+        let s = String(v, radix: 16)
+        return String(repeating: "0", count: 16 - s.count) + s
+    }
+
+    static func fnv1a64Hex(_ bytes: [UInt8]) -> String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in bytes {
+            h ^= UInt64(b)
+            h = h &* 0x0000_0100_0000_01b3
+        }
+        return hex(h)
+    }
+}

@@ -1,0 +1,107 @@
+#!/bin/sh
+# Build out/openclaw_<version>_amd64.deb from the repository.
+#
+#   packaging/build-deb.sh            # release build, package, lintian
+#   OPENCLAW_VERSION=1.2.3 packaging/build-deb.sh
+#   OPENCLAW_BINARY=path packaging/build-deb.sh   # package a binary built elsewhere
+#
+# The binary links the Swift runtime statically, so Depends: comes out as
+# libc6 + libsystemd0 (computed by dpkg-shlibdeps, not written by hand).
+# Lintian's remaining tags are explained in packaging/LINTIAN.md.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+out=$repo/out
+version=${OPENCLAW_VERSION:-$(git -C "$repo" describe --tags --abbrev=0 2>/dev/null | sed 's/^v//' || true)}
+version=${version:-0.1.0}
+arch=$(dpkg --print-architecture)
+pkg=openclaw
+
+need() { command -v "$1" >/dev/null 2>&1 || apt-get install -y "$2" >/dev/null; }
+need dpkg-shlibdeps dpkg-dev
+need lintian lintian
+need pkg-config pkg-config
+[ -f /usr/include/systemd/sd-daemon.h ] || apt-get install -y libsystemd-dev >/dev/null
+
+if [ -n "${OPENCLAW_BINARY:-}" ]; then
+    binary=$OPENCLAW_BINARY
+else
+    scratch=${OPENCLAW_RELEASE_SCRATCH:-$repo/.build-sys-release}
+    # --static-swift-stdlib still links libstdc++ and libgcc_s dynamically
+    # (the Swift runtime's static-stdlib-args.lnk says -lstdc++). A search
+    # directory that offers only libstdc++.a makes ld pick the archive (-L
+    # applies to every -l, wherever it stands), and -static-libgcc replaces
+    # libgcc_s with libgcc_eh: Depends: then comes out as libc6 + libsystemd0.
+    mkdir -p "$scratch/static-libstdc++"
+    ln -sf "$(gcc -print-file-name=libstdc++.a)" "$scratch/static-libstdc++/libstdc++.a"
+    (cd "$repo" && swift build -c release --static-swift-stdlib --product openclaw --scratch-path "$scratch" \
+        -Xlinker -L"$scratch/static-libstdc++" -Xswiftc -Xclang-linker -Xswiftc -static-libgcc \
+        -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now)
+    binary=$scratch/release/openclaw
+fi
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT INT TERM
+root=$work/root
+doc=$root/usr/share/doc/$pkg
+
+install -d "$root/DEBIAN" "$root/usr/bin" "$doc" "$root/usr/share/man/man1" \
+    "$root/usr/lib/systemd/user" "$root/usr/lib/systemd/system"
+install -m 0755 "$binary" "$root/usr/bin/openclaw"
+strip --strip-unneeded --remove-section=.comment --remove-section=.note "$root/usr/bin/openclaw"
+
+# Units: profile "default". The user unit keeps its state in the user's home
+# (%h is expanded by the user manager); the system unit runs as the dedicated
+# system user "openclaw" with its state in /var/lib/openclaw (postinst).
+description="OpenClaw Gateway (profile default, v$version)"
+common="UNIT=openclaw-gateway EXEC=/usr/bin/openclaw BIND=127.0.0.1 PORT=18789"
+# shellcheck disable=SC2086 # $common is a list of KEY=VALUE words without spaces
+"$here/render-units.sh" user "$root/usr/lib/systemd/user" $common \
+    "DESCRIPTION=$description" "ARGS=gateway --port 18789" \
+    STATE_DIR=%h/.openclaw TOKEN_FILE=%h/.openclaw/gateway.token WANTED_BY=default.target
+# shellcheck disable=SC2086
+"$here/render-units.sh" system "$root/usr/lib/systemd/system" $common \
+    "DESCRIPTION=$description" "ARGS=gateway --port 18789" \
+    STATE_DIR=/var/lib/openclaw TOKEN_FILE=/var/lib/openclaw/gateway.token \
+    WANTED_BY=multi-user.target USER=openclaw
+chmod 0644 "$root"/usr/lib/systemd/*/*
+
+# Docs: README, copyright, changelog, man page (compressed as policy asks).
+if [ -f "$repo/README.md" ]; then install -m 0644 "$repo/README.md" "$doc/README.md"; fi
+install -m 0644 "$here/debian/copyright" "$doc/copyright"
+date=$(date -R -d "@${SOURCE_DATE_EPOCH:-$(git -C "$repo" log -1 --format=%ct 2>/dev/null || date +%s)}")
+printf '%s (%s) unstable; urgency=medium\n\n  * Built from the openclaw-gateway repository.\n\n -- %s  %s\n' \
+    "$pkg" "$version" "OpenClaw Gateway maintainers <maintainers@openclaw.invalid>" "$date" \
+    | gzip -9n > "$doc/changelog.gz"
+gzip -9n < "$here/openclaw.1" > "$root/usr/share/man/man1/openclaw.1.gz"
+chmod 0644 "$doc"/* "$root/usr/share/man/man1/openclaw.1.gz"
+
+install -d "$root/usr/share/lintian/overrides"
+install -m 0644 "$here/debian/lintian-overrides" "$root/usr/share/lintian/overrides/$pkg"
+install -m 0755 "$here/debian/postinst" "$here/debian/postrm" "$root/DEBIAN/"
+
+# Depends: from the binary's NEEDED entries, through the shlibs/symbols files
+# of the installed libraries (dpkg-shlibdeps wants a debian/control beside it).
+mkdir -p "$work/src/debian"
+printf 'Source: %s\n\nPackage: %s\nArchitecture: any\n' "$pkg" "$pkg" > "$work/src/debian/control"
+depends=$(cd "$work/src" && dpkg-shlibdeps -O "$root/usr/bin/openclaw" | sed -n 's/^shlibs:Depends=//p')
+case "$depends" in
+    *libc6*libsystemd0*|*libsystemd0*libc6*) ;;
+    *) echo "build-deb.sh: unexpected Depends: $depends (is the Swift runtime linked statically?)" >&2; exit 1 ;;
+esac
+size=$(du -sk --exclude=DEBIAN "$root" | cut -f1)
+sed -e "s/@VERSION@/$version/; s/@ARCH@/$arch/; s/@DEPENDS@/$depends/; s/@SIZE@/$size/" \
+    "$here/debian/control.in" > "$root/DEBIAN/control"
+
+mkdir -p "$out"
+deb=$out/${pkg}_${version}_${arch}.deb
+(cd "$root" && find usr -type f -print0 | sort -z | xargs -0 md5sum) > "$root/DEBIAN/md5sums"
+chmod 0644 "$root/DEBIAN/md5sums"
+dpkg-deb --root-owner-group -Zxz --build "$root" "$deb" >/dev/null
+echo "built $deb"
+echo "Depends: $depends"
+# Tags that stay are overridden in the package, each with its reason (see
+# packaging/LINTIAN.md); any other error or warning fails the build.
+lintian --fail-on error,warning --display-level '>=info' "$deb"
+echo "lintian: clean (overrides explained in packaging/LINTIAN.md)"

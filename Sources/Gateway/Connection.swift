@@ -24,14 +24,13 @@ final class Connection {
     private var parser = WebSocketParser(role: .server, maxMessageSize: WireProtocol.preHandshakeMaxPayload)
     private var handshakeTimer: TimerID?
     private var seq: Int64 = 0
-    let connectedAtMs: Int64
+    let connectedWallMs = Timestamp.wallClockMs()
     /// Set by a successful `connect`.
     var client: ClientInfo?
     var presenceText: String?
     /// Set once this client's departure was counted (closing and closed both report it).
     var leftPresence = false
     var scopes: [String] = []
-    private var outFrame: [UInt8] = []
 
     struct ClientInfo {
         let id: String
@@ -48,7 +47,6 @@ final class Connection {
         self.channel = channel
         self.server = server
         self.peer = Sockets.peerAddress(channel.fd)
-        self.connectedAtMs = EventLoop.nowMs()
         channel.onRead = { [unowned self] bytes in self.received(bytes) }
         handshakeTimer = server.loop.schedule(afterMs: Int64(server.settings.handshakeTimeoutMs)) { [weak self] in
             guard let self, self.phase == .http || self.phase == .awaitingConnect else { return }
@@ -203,11 +201,10 @@ final class Connection {
     }
 
     /// Called by the server once `connect` is accepted.
-    func completeHandshake(client: ClientInfo, scopes: [String], hello: JSONValue, requestId: String) {
+    func completeHandshake(hello: JSONValue, requestId: String) {
         if let handshakeTimer { server.loop.cancel(handshakeTimer) }
         handshakeTimer = nil
-        self.client = client
-        self.scopes = scopes
+        httpParser = HTTPHeadParser(maxBytes: 0)  // its buffer is no longer needed
         parser.maxMessageSize = server.settings.maxPayload
         phase = .ready
         sendResponse(id: requestId, payload: hello)
@@ -224,8 +221,21 @@ final class Connection {
 
     var isOpen: Bool { phase == .awaitingConnect || phase == .ready }
 
+    private static let okResponseHead = Array(#"{"type":"res","id":"#.utf8)
+    private static let okResponsePayload = Array(#","ok":true,"payload":"#.utf8)
+    private static let seqKey = Array(#","seq":"#.utf8)
+
+    /// Writes the success envelope around the payload directly (the hot path: no envelope tree).
     func sendResponse(id: String, payload: JSONValue) {
-        sendJSON(Frame.response(id: id, ok: true, payload: payload, error: nil).json)
+        guard isOpen else { return }
+        var out = server.takeScratch()
+        out.append(contentsOf: Self.okResponseHead)
+        JSONValue.string(id).serialize(into: &out)
+        out.append(contentsOf: Self.okResponsePayload)
+        payload.serialize(into: &out)
+        out.append(UInt8(ascii: "}"))
+        writeFrame(.text, out)
+        server.returnScratch(out)
     }
 
     func sendResponse(id: String, error: RPCError) {
@@ -246,19 +256,21 @@ final class Connection {
     func sendSharedEvent(prefix: [UInt8]) {
         guard phase == .ready else { return }
         seq += 1
-        outFrame.removeAll(keepingCapacity: true)
-        outFrame.append(contentsOf: prefix)
-        outFrame.append(contentsOf: ",\"seq\":".utf8)
-        outFrame.append(contentsOf: String(seq).utf8)
-        outFrame.append(UInt8(ascii: "}"))
-        writeFrame(.text, outFrame)
+        var out = server.takeScratch()
+        out.append(contentsOf: prefix)
+        out.append(contentsOf: Self.seqKey)
+        out.append(contentsOf: String(seq).utf8)
+        out.append(UInt8(ascii: "}"))
+        writeFrame(.text, out)
+        server.returnScratch(out)
     }
 
     private func sendJSON(_ value: JSONValue) {
         guard isOpen else { return }
-        outFrame.removeAll(keepingCapacity: true)
-        value.serialize(into: &outFrame)
-        writeFrame(.text, outFrame)
+        var out = server.takeScratch()
+        value.serialize(into: &out)
+        writeFrame(.text, out)
+        server.returnScratch(out)
     }
 
     private func writeFrame(_ opcode: Opcode, _ payload: [UInt8]) {
@@ -272,7 +284,6 @@ final class Connection {
             // The queue is full: a close frame cannot be queued behind it; drop the peer.
             channel.close()
         }
-        if outFrame.capacity > 64 * 1024 { outFrame = [] }
     }
 
     /// Sends a close frame with `code` and closes once it is flushed (bounded by the server's drain).

@@ -116,20 +116,12 @@ final class GatewayServer {
     /// A connection started closing: it leaves presence now, even before TCP closes.
     func connectionClosing(_ connection: Connection) {
         guard connection.client != nil, connections[connection.id] != nil, !connection.leftPresence else { return }
-        connection.leftPresence = true
-        readyClients -= 1
-        log.info("client disconnected", fields: connection.logFields)
-        presenceChanged()
+        leavePresence(connection)
     }
 
     private func connectionClosed(_ id: String) {
         guard let connection = connections.removeValue(forKey: id) else { return }
-        if connection.client != nil && !connection.leftPresence {
-            connection.leftPresence = true
-            readyClients -= 1
-            log.info("client disconnected", fields: connection.logFields)
-            presenceChanged()
-        }
+        if connection.client != nil && !connection.leftPresence { leavePresence(connection) }
     }
 
     // MARK: handshake
@@ -192,8 +184,10 @@ final class GatewayServer {
             mode: clientJSON["mode"]?.stringValue, displayName: clientJSON["displayName"]?.stringValue,
             instanceId: clientJSON["instanceId"]?.stringValue, role: role)
         readyClients += 1
-        connection.completeHandshake(client: info, scopes: scopes, hello: helloPayload(connection, role: role, scopes: scopes),
-                                     requestId: requestId)
+        connection.client = info
+        connection.scopes = scopes
+        presenceOrder.append(connection)  // the snapshot lists the new client too
+        connection.completeHandshake(hello: helloPayload(connection, role: role, scopes: scopes), requestId: requestId)
         log.info("client connected", fields: connection.logFields + [("OPENCLAW_METHOD", "connect"),
                                                                      ("OPENCLAW_CLIENT_MODE", info.mode ?? "")])
         presenceChanged()
@@ -207,7 +201,8 @@ final class GatewayServer {
             "features": ["methods": .array((Methods.all.filter { methods[$0] != nil }).map(JSONValue.string)),
                          "events": .array(Events.all.map(JSONValue.string))],
             "snapshot": [
-                "presence": presenceList(),
+                "presence": presenceList(limit: Self.presenceEventLimit),
+                "presenceTotal": .int(Int64(readyClients + 1)),
                 "health": healthPayload(durationMs: 0),
                 "stateVersion": stateVersion.json,
                 "uptimeMs": .int(uptimeMs),
@@ -222,39 +217,105 @@ final class GatewayServer {
         ]
     }
 
+    // MARK: output scratch
+
+    /// One frame-building buffer for all connections (the loop is single-threaded),
+    /// so idle connections hold no output capacity of their own.
+    private var scratch: [UInt8] = []
+
+    func takeScratch() -> [UInt8] {
+        var buffer = scratch
+        scratch = []
+        buffer.removeAll(keepingCapacity: true)
+        return buffer
+    }
+
+    func returnScratch(_ buffer: [UInt8]) {
+        if buffer.capacity <= 1 << 20 { scratch = buffer }
+    }
+
     // MARK: presence, health, broadcast
 
-    func presenceList() -> JSONValue {
-        var list: [JSONValue] = [[
-            "host": .string(hostname), "mode": "gateway", "version": .string(BuildInfo.version), "platform": "linux",
-            "reason": "self", "ts": .int(startedWallMs),
-        ]]
-        for connection in connections.values.sorted(by: { $0.connectedAtMs < $1.connectedAtMs })
-        where connection.client != nil && !connection.leftPresence {
-            guard let c = connection.client else { continue }
-            var o = JSONObject()
-            if let ip = connection.peer?.host { o["ip"] = .string(ip) }
-            if let v = c.version { o["version"] = .string(v) }
-            if let p = c.platform { o["platform"] = .string(p) }
-            if let m = c.mode { o["mode"] = .string(m) }
-            if let i = c.instanceId { o["instanceId"] = .string(i) }
-            if let d = c.displayName { o["host"] = .string(d) }
-            if let t = connection.presenceText { o["text"] = .string(t) }
-            o["reason"] = "connect"
-            o["ts"] = .int(Timestamp.wallClockMs() - (EventLoop.nowMs() - connection.connectedAtMs))
-            o["roles"] = .array([.string(c.role)])
-            o["scopes"] = .array(connection.scopes.map(JSONValue.string))
-            o["connId"] = .string(connection.id)
-            o["clientId"] = .string(c.id)
-            list.append(.object(o))
+    /// Presence entries, oldest first: the gateway's own, then each client past hello-ok.
+    /// `limit` keeps the gateway and the newest clients: events and the hello-ok snapshot
+    /// are capped so that a crowd of clients does not turn every connect into an O(N²)
+    /// fan-out; `system-presence` answers the whole list.
+    func presenceList(limit: Int = .max) -> JSONValue {
+        var clients: [JSONValue] = []
+        for connection in presenceOrder.reversed() where !connection.leftPresence {
+            guard clients.count < limit - 1 else { break }
+            clients.append(presenceEntry(connection))
         }
-        return .array(list)
+        let own: JSONValue = .object(JSONObject([
+            ("host", .string(hostname)), ("mode", "gateway"), ("version", .string(BuildInfo.version)),
+            ("platform", "linux"), ("reason", "self"), ("ts", .int(startedWallMs)),
+        ]))
+        return .array([own] + clients.reversed())
+    }
+
+    private func presenceEntry(_ connection: Connection) -> JSONValue {
+        guard let c = connection.client else { return .null }
+        var entries: [(key: String, value: JSONValue)] = []
+        entries.reserveCapacity(12)
+        if let ip = connection.peer?.host { entries.append(("ip", .string(ip))) }
+        if let v = c.version { entries.append(("version", .string(v))) }
+        if let p = c.platform { entries.append(("platform", .string(p))) }
+        if let m = c.mode { entries.append(("mode", .string(m))) }
+        if let i = c.instanceId { entries.append(("instanceId", .string(i))) }
+        if let d = c.displayName { entries.append(("host", .string(d))) }
+        if let t = connection.presenceText { entries.append(("text", .string(t))) }
+        entries.append(("reason", "connect"))
+        entries.append(("ts", .int(connection.connectedWallMs)))
+        entries.append(("roles", .array([.string(c.role)])))
+        entries.append(("scopes", .array(connection.scopes.map(JSONValue.string))))
+        entries.append(("connId", .string(connection.id)))
+        entries.append(("clientId", .string(c.id)))
+        return .object(JSONObject(entries))
+    }
+
+    /// Entries in events and the hello-ok snapshot (the gateway's own included).
+    static let presenceEventLimit = 100
+    /// Bursts of connects and disconnects are coalesced into one `presence` event per interval.
+    static let presenceMinIntervalMs: Int64 = 250
+    private var presenceOrder: [Connection] = []
+    private var presenceDeparted = 0
+    private var presencePending = false
+    private var lastPresenceBroadcastMs: Int64 = .min / 2
+
+    private func leavePresence(_ connection: Connection) {
+        connection.leftPresence = true
+        readyClients -= 1
+        presenceDeparted += 1
+        if presenceDeparted > 64 && presenceDeparted > presenceOrder.count / 2 {
+            presenceOrder.removeAll(where: \.leftPresence)
+            presenceDeparted = 0
+        }
+        log.info("client disconnected", fields: connection.logFields)
+        presenceChanged()
     }
 
     func presenceChanged() {
         stateVersion.presence += 1
         statusChanged()
-        broadcast(event: "presence", payload: ["presence": presenceList()], stateVersion: stateVersion)
+        guard !presencePending else { return }
+        let wait = lastPresenceBroadcastMs + Self.presenceMinIntervalMs - EventLoop.nowMs()
+        if wait <= 0 {
+            broadcastPresence()
+        } else {
+            presencePending = true
+            loop.schedule(afterMs: wait) { [unowned self] in
+                self.presencePending = false
+                self.broadcastPresence()
+            }
+        }
+    }
+
+    private func broadcastPresence() {
+        lastPresenceBroadcastMs = EventLoop.nowMs()
+        broadcast(event: "presence", payload: .object(JSONObject([
+            ("presence", presenceList(limit: Self.presenceEventLimit)),
+            ("total", .int(Int64(readyClients + 1))),
+        ])), stateVersion: stateVersion)
     }
 
     func healthDidChange() {
@@ -263,14 +324,15 @@ final class GatewayServer {
     }
 
     func healthPayload(durationMs: Int64) -> JSONValue {
-        var o = JSONObject()
-        o["ok"] = .bool(isReady && !stopping && channels.isHealthy)
-        o["ts"] = .int(Timestamp.wallClockMs())
-        o["durationMs"] = .int(durationMs)
-        o["uptimeMs"] = .int(uptimeMs)
-        if let link = channels.linkChannel() { o["linkChannel"] = link }
-        o["channels"] = channels.statusMap()
-        return .object(o)
+        var entries: [(key: String, value: JSONValue)] = [
+            ("ok", .bool(isReady && !stopping && channels.isHealthy)),
+            ("ts", .int(Timestamp.wallClockMs())),
+            ("durationMs", .int(durationMs)),
+            ("uptimeMs", .int(uptimeMs)),
+        ]
+        if let link = channels.linkChannel() { entries.append(("linkChannel", link)) }
+        entries.append(("channels", channels.statusMap()))
+        return .object(JSONObject(entries))
     }
 
     func broadcast(event: String, payload: JSONValue) {

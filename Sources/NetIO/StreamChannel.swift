@@ -142,7 +142,7 @@ public final class StreamChannel {
             }
         }
         // Everything written: release large buffers so idle connections stay small.
-        if output.capacity > 16 * 1024 { output = [] } else { output.removeAll(keepingCapacity: true) }
+        if output.capacity > 4 * 1024 { output = [] } else { output.removeAll(keepingCapacity: true) }
         outputStart = 0
         if wantsWritable {
             wantsWritable = false

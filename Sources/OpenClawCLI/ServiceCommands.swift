@@ -91,7 +91,13 @@ struct ServiceCommands {
     }
 
     func doctor(fix: Bool, system: Bool) throws(CommandFailure) -> Int32 {
-        let report = try service(system: system).doctor(fix: fix)
+        let service = try service(system: system)
+        let report: DoctorReport
+        do {
+            report = try service.doctor(fix: fix)
+        } catch {
+            throw CommandFailure(error.description)
+        }
         terminal.line(DoctorText.render(report, fixRequested: fix, paint: terminal.paint))
         return report.ok ? CLI.Exit.ok : CLI.Exit.failure
     }

@@ -19,7 +19,12 @@ extension GatewayService {
     /// what install would write, linger, token, config, the port, and legacy
     /// installs; with `fix`, applies every fixable finding, and leaves the
     /// gateway running (upstream's doctor left it stopped).
-    public func doctor(fix: Bool, timeoutMs: Int = 30_000) -> DoctorReport {
+    ///
+    /// Without a manager for the scope it throws that one sentence instead of
+    /// a report: the other audits (linger, token) are about an install that
+    /// cannot exist there, and `--fix` would write a token for it.
+    public func doctor(fix: Bool, timeoutMs: Int = 30_000) throws(ServiceError) -> DoctorReport {
+        do { _ = try serviceSection() } catch { if case .managerUnavailable = error { throw error } }
         let findings = audit()
         guard fix, findings.contains(where: { $0.fixable }) else {
             return DoctorReport(findings: findings, fixed: [], remaining: findings)

@@ -7,7 +7,10 @@ public enum FrameEncoder {
                               to out: inout [UInt8]) {
         assert(!opcode.isControl || (fin && payload.count <= 125), "control frames carry ≤ 125 bytes and are never fragmented")
         let count = payload.count
-        out.reserveCapacity(out.count + 14 + count)
+        // Grow geometrically: reserving the exact size would reallocate (and copy
+        // everything already queued) on every frame appended to a backlog.
+        let needed = out.count + 14 + count
+        if out.capacity < needed { out.reserveCapacity(max(needed, out.capacity * 2)) }
         out.append((fin ? 0x80 : 0) | opcode.rawValue)
         let maskBit: UInt8 = maskingKey == nil ? 0 : 0x80
         if count <= 125 {

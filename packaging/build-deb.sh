@@ -27,18 +27,7 @@ need pkg-config pkg-config
 if [ -n "${OPENCLAW_BINARY:-}" ]; then
     binary=$OPENCLAW_BINARY
 else
-    scratch=${OPENCLAW_RELEASE_SCRATCH:-$repo/.build-sys-release}
-    # --static-swift-stdlib still links libstdc++ and libgcc_s dynamically
-    # (the Swift runtime's static-stdlib-args.lnk says -lstdc++). A search
-    # directory that offers only libstdc++.a makes ld pick the archive (-L
-    # applies to every -l, wherever it stands), and -static-libgcc replaces
-    # libgcc_s with libgcc_eh: Depends: then comes out as libc6 + libsystemd0.
-    mkdir -p "$scratch/static-libstdc++"
-    ln -sf "$(gcc -print-file-name=libstdc++.a)" "$scratch/static-libstdc++/libstdc++.a"
-    (cd "$repo" && swift build -c release --static-swift-stdlib --product openclaw --scratch-path "$scratch" \
-        -Xlinker -L"$scratch/static-libstdc++" -Xswiftc -Xclang-linker -Xswiftc -static-libgcc \
-        -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now)
-    binary=$scratch/release/openclaw
+    binary=$("$repo/scripts/build-release.sh" "${OPENCLAW_RELEASE_SCRATCH:-$repo/.build-sys-release}")
 fi
 
 work=$(mktemp -d)

@@ -36,9 +36,8 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 # --- build -------------------------------------------------------------------
 if [[ -z ${OPENCLAW_BIN:-} ]]; then
-    log "building the release binary (swift build -c release --static-swift-stdlib)"
-    swift build -c release --static-swift-stdlib --product openclaw --scratch-path "$SCRATCH" >&2
-    OPENCLAW_BIN=$(swift build -c release --static-swift-stdlib --scratch-path "$SCRATCH" --show-bin-path)/openclaw
+    log "building the release binary as shipped (scripts/build-release.sh)"
+    OPENCLAW_BIN=$(scripts/build-release.sh "$SCRATCH")
 fi
 [[ -x $OPENCLAW_BIN ]] || fail "no binary at $OPENCLAW_BIN"
 mkdir -p "$SCRATCH"

@@ -253,8 +253,8 @@ final class Connection {
 
     /// Sends a broadcast event whose JSON was encoded once for everyone: `prefix`
     /// is the frame without its closing brace; this connection's seq is spliced in.
-    func sendSharedEvent(prefix: [UInt8]) {
-        guard phase == .ready else { return }
+    func sendSharedEvent(prefix: [UInt8], unlessBacklogAbove backlogLimit: Int) {
+        guard phase == .ready, channel.bufferedBytes <= backlogLimit else { return }
         seq += 1
         var out = server.takeScratch()
         out.append(contentsOf: prefix)

@@ -1,3 +1,4 @@
+import CLinux
 import Glibc
 import GatewayProtocol
 import JSONCore
@@ -67,6 +68,9 @@ final class GatewayServer {
         }
         channels.start()
         tickTimer = loop.scheduleRepeating(everyMs: Int64(settings.tickIntervalMs)) { [unowned self] in self.tick() }
+        // Memory freed after a burst (fan-out, slow consumers) goes back to the system
+        // instead of staying in malloc's free lists for the life of the process.
+        loop.scheduleRepeating(everyMs: 5_000) { malloc_trim(0) }
         if let watchdogUsec {
             // Pinged from the loop itself: if the loop hangs, the pings stop and systemd acts.
             loop.scheduleRepeating(everyMs: max(1, Int64(watchdogUsec / 2000))) { ServiceNotifier.watchdogPing() }
@@ -315,12 +319,12 @@ final class GatewayServer {
         broadcast(event: "presence", payload: .object(JSONObject([
             ("presence", presenceList(limit: Self.presenceEventLimit)),
             ("total", .int(Int64(readyClients + 1))),
-        ])), stateVersion: stateVersion)
+        ])), stateVersion: stateVersion, isState: true)
     }
 
     func healthDidChange() {
         stateVersion.health += 1
-        broadcast(event: "health", payload: healthPayload(durationMs: 0), stateVersion: stateVersion)
+        broadcast(event: "health", payload: healthPayload(durationMs: 0), stateVersion: stateVersion, isState: true)
     }
 
     func healthPayload(durationMs: Int64) -> JSONValue {
@@ -339,18 +343,24 @@ final class GatewayServer {
         broadcast(event: event, payload: payload, stateVersion: nil)
     }
 
+    /// A client whose unsent output passes this skips state events (`tick`,
+    /// `presence`, `health`): each carries the whole state, so the next one it
+    /// does get supersedes what it missed, and a lagging crowd cannot pile up copies.
+    static let stateEventBacklogLimit = 64 * 1024
+
     /// Encodes the event once; each connection splices in its own `seq`.
-    func broadcast(event: String, payload: JSONValue, stateVersion: StateVersion?) {
+    func broadcast(event: String, payload: JSONValue, stateVersion: StateVersion?, isState: Bool = false) {
         guard readyClients > 0 else { return }
         var prefix = Frame.event(name: event, payload: payload, seq: nil, stateVersion: stateVersion).json.serialized()
         prefix.removeLast()  // the closing brace; seq goes in its place
+        let backlogLimit = isState ? Self.stateEventBacklogLimit : Int.max
         for connection in connections.values where connection.phase == .ready {
-            connection.sendSharedEvent(prefix: prefix)
+            connection.sendSharedEvent(prefix: prefix, unlessBacklogAbove: backlogLimit)
         }
     }
 
     private func tick() {
-        broadcast(event: "tick", payload: ["ts": .int(Timestamp.wallClockMs())])
+        broadcast(event: "tick", payload: ["ts": .int(Timestamp.wallClockMs())], stateVersion: nil, isState: true)
     }
 
     // MARK: methods
@@ -414,6 +424,9 @@ final class GatewayServer {
         o["bind"] = .string(listeners.first?.address?.host ?? settings.bind)
         o["port"] = .int(Int64(listeners.first?.address?.port ?? settings.port))
         o["activation"] = .string(activation)
+        // Memory freed after a burst (fan-out, slow consumers) goes back to the system
+        // instead of staying in malloc's free lists for the life of the process.
+        loop.scheduleRepeating(everyMs: 5_000) { malloc_trim(0) }
         if let watchdogUsec { o["watchdogUsec"] = .int(Int64(watchdogUsec)) }
         o["clients"] = .int(Int64(readyClients))
         if let link = channels.linkChannel() { o["linkChannel"] = link }

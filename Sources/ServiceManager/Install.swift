@@ -1,4 +1,5 @@
 import Glibc
+import JSONCore
 import OpenClawConfig
 import SystemdKit
 
@@ -72,6 +73,7 @@ extension GatewayService {
         let tokenPresent = FileIO.exists(target.paths.tokenFile)
         let wasInstalled = existing.contains { $0 != nil }
         let linger = try ensureLinger()
+        try recordListenAddress(port: options.port, bind: options.bind)
 
         if unitsMatch && tokenPresent && options.token == nil && !options.force
             && before?.unitFileState == "enabled" && before?.isActive == true {
@@ -101,6 +103,30 @@ extension GatewayService {
         let probe = try waitUntilAnswering(timeoutMs: options.readyTimeoutMs)
         return InstallResult(outcome: wasInstalled ? .reinstalled : .installed, unitFiles: target.unitFilePaths,
                              tokenFile: target.paths.tokenFile, tokenSource: tokenSource, linger: linger, probe: probe)
+    }
+
+    /// `--port`/`--bind` become part of the profile's `openclaw.json` (other keys
+    /// kept), so the unit, `status`, `doctor` and the RPC commands all agree on
+    /// where this gateway listens, and a later plain `install` changes nothing.
+    func recordListenAddress(port: Int?, bind: String?) throws(ServiceError) {
+        guard port != nil || bind != nil else { return }
+        let path = target.paths.configPath
+        var root: JSONObject
+        do {
+            root = try ConfigLoader.readConfigFile(path)?.objectValue ?? JSONObject()
+        } catch {
+            throw .config(error)
+        }
+        var gateway = root["gateway"]?.objectValue ?? JSONObject()
+        let before = gateway
+        if let port { gateway["port"] = .int(Int64(port)) }
+        if let bind { gateway["bind"] = .string(bind) }
+        guard gateway != before else { return }
+        root["gateway"] = .object(gateway)
+        let owner = (uid: uid_t(target.uid), gid: gid_t(target.gid))
+        try FileIO.makeDirectories(target.paths.stateDir, mode: 0o700, owner: owner)
+        try FileIO.writeAtomically(path, Array((JSONValue.object(root).prettyPrinted() + "\n").utf8), mode: 0o600,
+                                   owner: geteuid() == 0 ? owner : nil)
     }
 
     /// Puts the secret where the unit's `LoadCredential=` reads it: 0600 in a

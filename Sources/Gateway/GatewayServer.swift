@@ -205,7 +205,7 @@ final class GatewayServer {
             "features": ["methods": .array((Methods.all.filter { methods[$0] != nil }).map(JSONValue.string)),
                          "events": .array(Events.all.map(JSONValue.string))],
             "snapshot": [
-                "presence": presenceList(limit: Self.presenceEventLimit),
+                "presence": presenceList(limit: presenceEventLimit),
                 "presenceTotal": .int(Int64(readyClients + 1)),
                 "health": healthPayload(durationMs: 0),
                 "stateVersion": stateVersion.json,
@@ -277,8 +277,10 @@ final class GatewayServer {
         return .object(JSONObject(entries))
     }
 
-    /// Entries in events and the hello-ok snapshot (the gateway's own included).
-    static let presenceEventLimit = 100
+    /// Entries in events and the hello-ok snapshot (the gateway's own included): at
+    /// most 100, and fewer as clients multiply, so one broadcast copies at most about
+    /// 20,000 entries in all (a few MB) however many clients listen.
+    var presenceEventLimit: Int { max(2, min(100, 20_000 / max(1, readyClients))) }
     /// Bursts of connects and disconnects are coalesced into one `presence` event per interval.
     static let presenceMinIntervalMs: Int64 = 250
     private var presenceOrder: [Connection] = []
@@ -317,7 +319,7 @@ final class GatewayServer {
     private func broadcastPresence() {
         lastPresenceBroadcastMs = EventLoop.nowMs()
         broadcast(event: "presence", payload: .object(JSONObject([
-            ("presence", presenceList(limit: Self.presenceEventLimit)),
+            ("presence", presenceList(limit: presenceEventLimit)),
             ("total", .int(Int64(readyClients + 1))),
         ])), stateVersion: stateVersion, isState: true)
     }

@@ -186,6 +186,12 @@ def test_deep_finds_legacy_unit_and_second_profile(box):
 
     code, work = status_json(box, "--profile work")
     assert code == 0 and work["probeTarget"] == "ws://127.0.0.1:18800"
+    # install --port is remembered in the profile's config: RPC commands, a plain
+    # re-install and doctor all agree with the unit.
+    assert cli(box, "--profile work gateway health").returncode == 0
+    again = cli(box, "gateway install --profile work")
+    assert again.returncode == 0 and "already installed" in again.stdout
+    assert "port-mismatch" not in cli(box, "--profile work doctor").stdout
     cli(box, "gateway uninstall --profile work", check=True)
 
 

@@ -99,7 +99,24 @@ final class GatewayServer {
     private func acceptAll(_ listener: Int32) {
         guard !stopping else { return }
         for _ in 0..<64 {
-            guard let fd = Sockets.accept(listener) else { return }
+            let fd: Int32
+            switch Sockets.accept(listener) {
+            case .accepted(let accepted):
+                fd = accepted
+            case .empty:
+                return
+            case .failed(let error):
+                // Out of descriptors or memory: the level-triggered listener would spin the
+                // loop at 100 % CPU. Stop watching it for a moment; queued clients wait in the backlog.
+                log.error("cannot accept connections: \(error); pausing accept for 250 ms",
+                          fields: [("OPENCLAW_ERRNO", String(error.errno))])
+                lastError = "accept: \(error)"
+                loop.modify(fd: listener, readable: false, writable: false)
+                loop.schedule(afterMs: 250) { [unowned self] in
+                    if !self.stopping { self.loop.modify(fd: listener, readable: true, writable: false) }
+                }
+                return
+            }
             Sockets.setNoDelay(fd)
             let channel: StreamChannel
             do {

@@ -66,13 +66,25 @@ public enum Sockets {
         return err
     }
 
-    /// Accepts one connection as non-blocking + close-on-exec; nil when none is pending.
-    public static func accept(_ listener: Int32) -> Int32? {
+    public enum AcceptResult {
+        case accepted(Int32)
+        /// Nothing pending.
+        case empty
+        /// The call failed for another reason (EMFILE, ENFILE, ENOBUFS…): the connection
+        /// stays queued, so the caller must back off instead of spinning on a readable listener.
+        case failed(SystemCallError)
+    }
+
+    /// Accepts one connection as non-blocking + close-on-exec.
+    public static func accept(_ listener: Int32) -> AcceptResult {
         while true {
             let fd = clinux_accept_nonblocking(listener)
-            if fd >= 0 { return fd }
-            if errno == EINTR || errno == ECONNABORTED { continue }
-            return nil
+            if fd >= 0 { return .accepted(fd) }
+            switch errno {
+            case EINTR, ECONNABORTED: continue
+            case EAGAIN, EWOULDBLOCK: return .empty
+            default: return .failed(SystemCallError("accept4"))
+            }
         }
     }
 

@@ -2,6 +2,7 @@
 `websockets`, a WebSocket implementation nobody on this project wrote."""
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -65,7 +66,8 @@ class Gateway:
     """One running gateway process with its own state dir, config and port."""
 
     def __init__(self, tmp: str, config: dict | None = None, token: str | None = "test-token",
-                 extra_env: dict | None = None, args: list[str] | None = None, activate: bool = False):
+                 extra_env: dict | None = None, args: list[str] | None = None, activate: bool = False,
+                 max_fds: int | None = None):
         self.dir = tmp
         self.port = free_port()
         self.token = token
@@ -94,7 +96,8 @@ class Gateway:
             cmd = ["systemd-socket-activate", "-l", f"127.0.0.1:{self.port}", "--fdname=gateway"] + passed + cmd
         self.stderr_path = os.path.join(tmp, "gateway.stderr")
         self.stderr = open(self.stderr_path, "wb")
-        self.proc = subprocess.Popen(cmd, env=env, stdout=self.stderr, stderr=subprocess.STDOUT)
+        limit = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (max_fds, max_fds))) if max_fds else None
+        self.proc = subprocess.Popen(cmd, env=env, stdout=self.stderr, stderr=subprocess.STDOUT, preexec_fn=limit)
         if not activate:
             self.notify.wait_for(lambda m: "READY=1" in m, timeout=15)
         else:

@@ -133,3 +133,26 @@ def test_profile_and_env_port(make_gateway):
     finally:
         p.terminate()
         p.wait(timeout=10)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_out_of_descriptors_pauses_accept_without_spinning(make_gateway):
+    gw = make_gateway(max_fds=48)
+    keeper, _ = handshake(gw.url)
+    held = []
+    for _ in range(80):  # more than the gateway may hold: the rest wait in the backlog
+        held.append(socket.create_connection(("127.0.0.1", gw.port), timeout=5))
+    time.sleep(0.5)
+    before = cpu_seconds(gw.proc.pid)
+    time.sleep(1.5)
+    assert cpu_seconds(gw.proc.pid) - before < 0.5, "the loop spins on a listener it cannot accept from"
+    assert "accept" in call(keeper, "status")["payload"].get("lastError", "")
+    for s in held:
+        s.close()
+    ws, hello = handshake(gw.url)  # serving again once descriptors are free
+    assert hello["type"] == "hello-ok"
+    assert gw.proc.poll() is None

@@ -9,6 +9,9 @@ enum CommandTree {
         "token", "TOKEN", "Shared secret for the gateway (default: env OPENCLAW_GATEWAY_TOKEN, then the config).")
     static let json = OptionSpec.flag("json", "Print one JSON document instead of text.")
     static let system = OptionSpec.flag("system", "Act on the system unit in /etc/systemd/system instead of the user unit.")
+    static let rpcSystem = OptionSpec.flag(
+        "system", "Talk to the profile's system install: its socket's address and its token file (as root, or with "
+            + "--token), not your own config.")
 
     static let rpcNotes = """
         Fails within 2 seconds, naming the URL it tried, when no gateway answers.
@@ -72,7 +75,7 @@ enum CommandTree {
         notes: "Exits non-zero while problems remain.")
     static let health = CommandSpec(
         ["gateway", "health"], "Ask the running gateway whether it and its channels are healthy.",
-        options: [url, token, json],
+        options: [url, token, json, rpcSystem],
         notes: "Exit codes: 0 healthy, 1 unhealthy or unreachable, 2 usage error.\n" + rpcNotes)
     static let call = CommandSpec(
         ["gateway", "call"], "Call one gateway method and print its result (for debugging).",
@@ -80,7 +83,7 @@ enum CommandTree {
         options: [
             .value("params", "JSON", "Parameters as a JSON value (default: {})."),
             .value("timeout", "MS", "How long to wait for the answer, in milliseconds (default: 30000)."),
-            url, token, json,
+            url, token, json, rpcSystem,
         ],
         notes: "Example: openclaw gateway call logs.tail --params '{\"limit\":5}'\n" + rpcNotes)
 
@@ -90,7 +93,7 @@ enum CommandTree {
             .flag("follow", "Keep printing new lines; survives gateway restarts."),
             .value("limit", "N", "How many recent lines to start with (1-5000, default: 200)."),
             .value("interval", "MS", "With --follow: how often to poll, in milliseconds (default: 1000)."),
-            json, url, token,
+            json, url, token, rpcSystem,
         ],
         notes: """
             --json prints the logs.tail result ({source, cursor, lines}) as one document; with --follow,
@@ -108,7 +111,7 @@ enum CommandTree {
             .value("media", "URL", "Media to attach (repeatable).", repeatable: true),
             .value("channel", "ID", "Channel to send on (default: the linked one)."),
             .value("idempotency-key", "KEY", "Key that makes a retry deliver once (default: a new one, printed)."),
-            json, url, token,
+            json, url, token, rpcSystem,
         ],
         notes: "Retrying with the same --idempotency-key returns the first result and never delivers twice.\n"
             + rpcNotes)
@@ -123,7 +126,7 @@ enum CommandTree {
             .flag("deliver", "Send the final reply to --to through the channel."),
             .value("timeout", "SECONDS", "Give the run this long before it is stopped (default: the gateway's)."),
             .flag("no-wait", "Return once the gateway accepted the run, printing its run id."),
-            json, url, token,
+            json, url, token, rpcSystem,
         ],
         notes: "Exit codes: 0 the run finished ok, 1 it failed, timed out or the gateway is unreachable.\n"
             + rpcNotes)

@@ -3,6 +3,7 @@ import GatewayClient
 import GatewayProtocol
 import JSONCore
 import OpenClawConfig
+import ServiceManager
 
 /// The commands that talk to a running gateway over its WebSocket: `gateway
 /// health`, `gateway call`, `logs`, `message send`, `agent`.
@@ -17,8 +18,27 @@ struct GatewayCommands {
     static let identity = ClientIdentity(version: BuildInfo.version)
 
     func resolve(_ override: RPCTarget) throws(CommandFailure) -> GatewayTarget {
+        if override.system { return try resolveSystem(override) }
         do {
             return try GatewayTarget.resolve(profile: profile, override: override, environment: environment)
+        } catch {
+            throw CommandFailure(error.description)
+        }
+    }
+
+    /// `--system`: the install the service commands act on (state of the unit's `User=`), not the
+    /// caller's config, so `sudo openclaw gateway health --system` needs neither --url nor a token.
+    private func resolveSystem(_ override: RPCTarget) throws(CommandFailure) -> GatewayTarget {
+        let service = try ServiceCommands(terminal: terminal, environment: environment, profile: profile)
+            .service(system: true)
+        do {
+            let endpoint = try service.endpoint(url: override.url, token: override.token)
+            return GatewayTarget(url: endpoint.url, token: endpoint.token, password: endpoint.password,
+                                 configPath: endpoint.configPath)
+        } catch .notInstalled(let unit) {
+            let flag = service.target.paths.profile.map { "--profile \($0) " } ?? ""
+            throw CommandFailure("\(unit) is not installed as a system service: install it with `sudo openclaw "
+                + "\(flag)gateway install --system`, or leave out --system to reach your own gateway")
         } catch {
             throw CommandFailure(error.description)
         }

@@ -125,7 +125,7 @@ private struct Values {
 
     func target() throws(UsageError) -> RPCTarget {
         if let token = parsed.value("token"), token.isEmpty { throw error("--token must not be empty") }
-        return RPCTarget(url: try url(), token: parsed.value("token"))
+        return RPCTarget(url: try url(), token: parsed.value("token"), system: parsed.flag("system"))
     }
 
     func jsonParams() throws(UsageError) -> JSONValue {
@@ -142,6 +142,8 @@ private struct Values {
 public struct RPCTarget: Sendable, Equatable {
     public var url: String?
     public var token: String?
+    /// The profile's system install instead of the caller's own config (`--system`).
+    public var system = false
 }
 
 public struct InstallRequest: Sendable, Equatable {

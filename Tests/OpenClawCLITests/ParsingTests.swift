@@ -255,6 +255,36 @@ private func usageError(_ line: String) -> UsageError? {
                 message: "hi", to: "#ops", deliver: true, timeoutSeconds: 30, wait: false, json: true)))
     }
 
+    /// `--system` reaches the system install of the profile; every RPC command takes it, and without it
+    /// nothing changes.
+    @Test(arguments: [
+        "gateway health", "gateway call status", "logs", "message send --target bob --message hi",
+        "agent --message hi",
+    ])
+    func systemFlag(_ line: String) throws {
+        func target(_ line: String) throws -> RPCTarget? {
+            switch try parse(line).action {
+            case .health(let t, _), .call(let t, _), .logs(let t, _), .send(let t, _), .agent(let t, _): return t
+            default: return nil
+            }
+        }
+        #expect(try target(line) == RPCTarget())
+        #expect(try target(line + " --system") == RPCTarget(url: nil, token: nil, system: true))
+        #expect(try target("--profile rpc " + line + " --system --token t")
+            == RPCTarget(url: nil, token: "t", system: true))
+        let help = try #require(try helpText(line + " --help"))
+        #expect(help.contains("--system"))
+        #expect(help.contains("system install"))
+    }
+
+    @Test func systemFlagWithOtherOptions() throws {
+        #expect(try parse("gateway call status --system --json").action == .call(
+            RPCTarget(system: true), CallRequest(method: "status", params: [:], timeoutMs: nil, json: true)))
+        #expect(try parse("logs --system --limit 5").action == .logs(
+            RPCTarget(system: true), LogsRequest(follow: false, limit: 5, intervalMs: 1000, json: false)))
+        #expect(usageError("gateway health --system=yes") != nil)
+    }
+
     @Test func agentErrors() {
         #expect(usageError("agent")?.message == "--message is required")
         #expect(usageError("agent --message hi --deliver")?.message == "--deliver needs --to")

@@ -443,9 +443,6 @@ final class GatewayServer {
         o["bind"] = .string(listeners.first?.address?.host ?? settings.bind)
         o["port"] = .int(Int64(listeners.first?.address?.port ?? settings.port))
         o["activation"] = .string(activation)
-        // Memory freed after a burst (fan-out, slow consumers) goes back to the system
-        // instead of staying in malloc's free lists for the life of the process.
-        loop.scheduleRepeating(everyMs: 5_000) { malloc_trim(0) }
         if let watchdogUsec { o["watchdogUsec"] = .int(Int64(watchdogUsec)) }
         o["clients"] = .int(Int64(readyClients))
         if let link = channels.linkChannel() { o["linkChannel"] = link }

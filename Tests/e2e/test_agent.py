@@ -219,3 +219,31 @@ def test_cli_agent_waits_for_the_final_answer(make_gateway, ircd, observers, tmp
     else:
         time.sleep(0.3)
         assert obs.texts("clawbot") == []
+
+
+def test_sigkilled_gateway_takes_its_runs_processes_with_it(make_gateway, tmp_path):
+    marker = str(random.randint(100000, 999999))
+    # The leader gets the marker as an argument; its children and grandchild carry it in theirs.
+    backend = script(tmp_path, "orphans.sh",
+                     f"sleep 3{marker} &\nsh -c 'sleep 4{marker}; true' &\necho started\nsleep 5{marker}\n")
+    gw = make_gateway(config=agent_config([backend, marker]))
+    ws, _ = handshake(gw.url)
+    ws.send(json.dumps({"type": "req", "id": "a", "method": "agent",
+                        "params": {"message": "x", "idempotencyKey": uuid.uuid4().hex}}))
+
+    def run_processes():
+        return subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout.split()
+
+    deadline = time.monotonic() + 10
+    while len(run_processes()) < 5:  # the script, 3 sleeps and the sh between
+        assert time.monotonic() < deadline, run_processes()
+        time.sleep(0.05)
+    gw.proc.kill()
+    gw.proc.wait()
+    deadline = time.monotonic() + 2
+    while run_processes() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = run_processes()
+    assert left == [], subprocess.run(["ps", "-o", "pid,ppid,pgid,stat,args", "-p", ",".join(left)],
+                                      capture_output=True, text=True).stdout
+    ws.close()

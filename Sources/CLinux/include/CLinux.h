@@ -1,9 +1,8 @@
-// Linux-only headers the Glibc module does not export (epoll, signalfd, posix_spawn).
+// Linux-only headers the Glibc module does not export (epoll, signalfd, malloc_trim), and small C helpers.
 #pragma once
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/prctl.h>
-#include <spawn.h>
 #include <sys/random.h>
 #include <malloc.h>
 
@@ -13,10 +12,14 @@ int clinux_accept_nonblocking(int fd);
 // --- messaging engineer: agent child processes (spawn_helpers.c) ---
 #include <sys/types.h>
 
-/// posix_spawnp in a new process group (pgid = pid), with stdin/stdout/stderr from the given fds,
-/// an empty signal mask and default signal dispositions. envp NULL = inherit. Returns 0 or an errno.
+/// Runs argv (PATH lookup for argv[0], like posix_spawnp) in a new process group (pgid = pid), with
+/// stdin/stdout/stderr from the given fds, an empty signal mask and default signal dispositions;
+/// envp NULL = inherit. Returns 0 or an errno (exec failures included), like posix_spawnp.
+/// The group dies with the gateway, even on SIGKILL: the child has PR_SET_PDEATHSIG(SIGKILL), and
+/// *reaper_out is a process of ours in the group that kills the group once the gateway is gone.
+/// The reaper only stops on SIGKILL: after killing the group, reap it (waitpid) as well as the child.
 int clinux_spawn_group(const char *const argv[], const char *const envp[],
-                       int stdin_fd, int stdout_fd, int stderr_fd, pid_t *pid_out);
+                       int stdin_fd, int stdout_fd, int stderr_fd, pid_t *pid_out, pid_t *reaper_out);
 
 /// pidfd_open(2) (syscall 434): an fd that becomes readable when the process exits; -1 + errno on failure.
 int clinux_pidfd_open(pid_t pid);

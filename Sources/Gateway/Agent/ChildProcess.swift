@@ -5,9 +5,12 @@ import NetIO
 /// A child process on the loop: spawned in its own process group, stdin/stdout/
 /// stderr as non-blocking pipes, its exit seen through a pidfd (no SIGCHLD, which
 /// the loop's signalfd does not own). Killing the *group* reaches everything the
-/// child started unless it left the group on purpose (setsid).
+/// child started unless it left the group on purpose (setsid). The group also dies
+/// with the gateway, even a SIGKILLed one, through a reaper process of ours in it
+/// (see `clinux_spawn_group`), which is reaped here after the group is killed.
 final class ChildProcess {
     let pid: pid_t
+    private let reaper: pid_t
     private unowned let loop: EventLoop
     private var pidfd: Int32
     private(set) var stdin: StreamChannel?
@@ -37,10 +40,10 @@ final class ChildProcess {
         env.removeAll { e in overridden.contains { e.hasPrefix($0) } }
         env += environment.map { "\($0.0)=\($0.1)" }
 
-        var child: pid_t = 0
+        var child: pid_t = 0, reaper: pid_t = 0
         let rc = withCStrings(argv) { cargv in
             withCStrings(env) { cenv in
-                clinux_spawn_group(cargv, cenv, inPipe[0], outPipe[1], errPipe[1], &child)
+                clinux_spawn_group(cargv, cenv, inPipe[0], outPipe[1], errPipe[1], &child, &reaper)
             }
         }
         // The child has its copies; ours of its ends must go or EOF never comes.
@@ -50,6 +53,7 @@ final class ChildProcess {
             throw SystemCallError("spawn \(argv.first ?? "")", errno: rc)
         }
         pid = child
+        self.reaper = reaper
         pidfd = clinux_pidfd_open(child)
         do throws(SystemCallError) {
             guard pidfd >= 0 else { throw SystemCallError("pidfd_open") }
@@ -59,8 +63,8 @@ final class ChildProcess {
             try loop.register(fd: pidfd) { [unowned self] _ in self.reap() }
         } catch {
             kill(-child, SIGKILL)
-            var status: Int32 = 0
-            waitpid(child, &status, 0)
+            Self.waitBlocking(child)
+            Self.waitBlocking(reaper)
             throw error
         }
     }
@@ -85,9 +89,8 @@ final class ChildProcess {
         closePipes()
         guard exitStatus == nil else { return }
         kill(-pid, SIGKILL)
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        exitStatus = status
+        exitStatus = Self.waitBlocking(pid)
+        Self.waitBlocking(reaper)
         if pidfd >= 0 {
             loop.unregister(fd: pidfd)
             close(pidfd)
@@ -109,11 +112,20 @@ final class ChildProcess {
         var status: Int32 = 0
         let r = waitpid(pid, &status, WNOHANG)
         guard r == pid else { return }
+        Self.waitBlocking(reaper)
         loop.unregister(fd: pidfd)
         close(pidfd)
         pidfd = -1
         exitStatus = status
         onExit?(status)
+    }
+
+    /// Reaps `pid` once SIGKILLed (only SIGKILL stops the reaper): a wait measured in microseconds.
+    @discardableResult
+    private static func waitBlocking(_ pid: pid_t) -> Int32 {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return status
     }
 
     /// Exit code, or 128 + signal number like a shell reports it.

@@ -455,10 +455,16 @@ final class GatewayServer {
     // MARK: reload and shutdown
 
     /// SIGHUP: re-read the config; keep serving on the old one when the new one is broken.
+    /// Channels and the agent backend are checked before anything changes, so a broken
+    /// part of them fails the whole reload too.
     func reload(_ reloaded: Result<GatewaySettings, ConfigError>) {
         ServiceNotifier.reloading(status: "reloading configuration")
-        switch reloaded {
-        case .success(var new):
+        let checked = reloaded.flatMap { new in
+            Result { () throws(ConfigError) in (settings: new, applyChannelsAndAgent: try channels.prepareReload(new)) }
+        }
+        switch checked {
+        case .success(let checked):
+            var new = checked.settings
             if new.port != settings.port || new.bind != settings.bind {
                 log.warning("bind/port changes need a restart; still listening on \(listenDescription)")
                 new.port = settings.port
@@ -468,6 +474,7 @@ final class GatewayServer {
             authGuard = AuthGuard(failuresPerMinute: new.authFailuresPerMinute)
             if let tickTimer { loop.cancel(tickTimer) }
             tickTimer = loop.scheduleRepeating(everyMs: Int64(settings.tickIntervalMs)) { [unowned self] in self.tick() }
+            checked.applyChannelsAndAgent()
             log.notice("configuration reloaded from \(settings.paths.configPath)")
         case .failure(let error):
             lastError = "reload failed: \(error)"

@@ -15,11 +15,13 @@ import OpenClawConfig
 /// then SIGKILL it 2 s later; when the backend exits, whatever it left running
 /// in its group is killed too, so a run never leaves orphans behind.
 /// At most `maxConcurrent` runs at once; the rest wait in a FIFO queue.
+/// A reload (SIGHUP) changes the backend and limits for runs that start after
+/// it, queued ones included; runs already started finish on the old ones.
 /// Idempotency keys of `agent` are remembered in memory only (a restarted
 /// gateway forgets them); the `deliver` send goes through the durable ledger
 /// under the key `agent:<idempotencyKey>`.
 final class AgentRunner {
-    struct Config {
+    struct Config: Equatable {
         var command: [String]
         var maxConcurrent: Int
         var maxQueued: Int
@@ -59,7 +61,9 @@ final class AgentRunner {
         let sessionKey: String?
         let thinking: String?
         let deliver: Bool
-        let timeoutMs: Int64
+        /// The caller's `timeout`; without one, the configured timeout when the run starts.
+        let requestedTimeoutMs: Int64?
+        var timeoutMs: Int64 = 0
         let acceptedAt: Int64
         var phase = Phase.queued
         var seq: Int64 = 0
@@ -78,7 +82,7 @@ final class AgentRunner {
         var callers: [MethodCall] = []
         var waiters: [(JSONValue) -> Void] = []
 
-        init(runId: String, key: String, params: JSONValue, timeoutMs: Int64) {
+        init(runId: String, key: String, params: JSONValue, timeoutMs: Int64?) {
             self.runId = runId
             self.key = key
             message = params["message"]?.stringValue ?? ""
@@ -87,7 +91,7 @@ final class AgentRunner {
             sessionKey = params["sessionKey"]?.stringValue
             thinking = params["thinking"]?.stringValue
             deliver = params["deliver"]?.boolValue ?? false
-            self.timeoutMs = timeoutMs
+            requestedTimeoutMs = timeoutMs
             acceptedAt = EventLoop.wallClockMs()
         }
 
@@ -103,7 +107,7 @@ final class AgentRunner {
 
     private unowned let server: GatewayServer
     private let sender: SendService
-    private let config: Config?
+    private var config: Config?
     private var queue: [Run] = []
     private var runs: [String: Run] = [:]
     private var finishedOrder: [String] = []
@@ -122,7 +126,7 @@ final class AgentRunner {
     func handleAgent(_ call: MethodCall) {
         let params = call.params
         let key: String
-        let timeoutMs: Int64
+        let timeoutMs: Int64?
         do throws(RPCError) {
             guard case .object = params else { throw RPCError(.invalidRequest, "params must be an object with message and idempotencyKey") }
             guard let k = params["idempotencyKey"]?.stringValue, !k.isEmpty else {
@@ -138,11 +142,11 @@ final class AgentRunner {
             if params["deliver"]?.boolValue == true && (params["to"]?.stringValue ?? "").isEmpty {
                 throw SendService.invalid("to", "required when deliver is true")
             }
-            guard let config else {
+            guard config != nil else {
                 throw RPCError(.unavailable, "no agent backend is configured (set agent.command in \(server.settings.paths.configPath))",
                                retryable: false)
             }
-            timeoutMs = try Self.timeout(params["timeout"], fallback: config.timeoutMs)
+            timeoutMs = try Self.timeout(params["timeout"])
         } catch {
             call.fail(error)
             return
@@ -173,9 +177,9 @@ final class AgentRunner {
         pump()
     }
 
-    /// `timeout` is in seconds (as upstream), 1 s … 24 h.
-    private static func timeout(_ v: JSONValue?, fallback: Int64) throws(RPCError) -> Int64 {
-        guard let v, !v.isNull else { return fallback }
+    /// `timeout` is in seconds (as upstream), 1 s … 24 h; nil when not given.
+    private static func timeout(_ v: JSONValue?) throws(RPCError) -> Int64? {
+        guard let v, !v.isNull else { return nil }
         guard let seconds = v.doubleValue, seconds > 0, seconds <= 86_400 else {
             throw SendService.invalid("timeout", "must be a number of seconds in (0, 86400]")
         }
@@ -191,6 +195,7 @@ final class AgentRunner {
 
     private func start(_ run: Run, config: Config) {
         run.phase = .running
+        run.timeoutMs = run.requestedTimeoutMs ?? config.timeoutMs
         runningCount += 1
         var env: [(String, String)] = [("OPENCLAW_RUN_ID", run.runId)]
         if let to = run.to { env.append(("OPENCLAW_AGENT_TO", to)) }
@@ -413,6 +418,30 @@ final class AgentRunner {
             self.server.loop.cancel(timer)
             call.respond(final)
         }
+    }
+
+    // MARK: reload
+
+    /// `ReloadStep` for `agent`: checks the new section, and applies it to runs that start from then on.
+    func prepareReload(_ settings: GatewaySettings) throws(ConfigError) -> () -> Void {
+        let new = try Config.parse(settings.agent)
+        return { [unowned self] in self.reconfigure(new) }
+    }
+
+    private func reconfigure(_ new: Config?) {
+        guard new != config else { return }
+        config = new
+        guard let new else {
+            server.log.notice("agent backend removed from the configuration; \(runningCount) run(s) in flight finish on it")
+            for run in queue {
+                finish(run, status: "error", error: ["message": "the agent backend was removed from the configuration before the run started"])
+            }
+            queue.removeAll()
+            return
+        }
+        server.log.notice("agent backend now \(new.command[0]) (maxConcurrent \(new.maxConcurrent), timeout \(new.timeoutMs / 1000) s); "
+            + "\(runningCount) run(s) in flight finish on the previous one")
+        pump()  // a higher maxConcurrent starts queued runs now
     }
 
     // MARK: shutdown

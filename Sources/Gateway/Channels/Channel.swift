@@ -15,8 +15,10 @@ protocol MessageChannel: AnyObject {
 
     /// Starts connecting (and keeps reconnecting with backoff until `unlink`).
     func link()
-    /// Disconnects for good; pending sends fail.
-    func unlink()
+    /// Disconnects for good; pending sends fail. `whenGone` runs once the
+    /// connection is closed (a goodbye may still be flushing when this returns),
+    /// within a bounded time; the channel must be kept alive until then.
+    func unlink(whenGone: @escaping () -> Void)
     /// Delivers `message`. `willWrite` runs once, synchronously, right before the
     /// first byte of it can leave the process (the ledger records the hand-off
     /// there); when it returns false nothing is sent and the send fails as

@@ -2,49 +2,161 @@ import JSONCore
 import NetIO
 import OpenClawConfig
 
-/// The messaging channels configured in `openclaw.json` `channels`, owned by
-/// the gateway: started once it serves, stopped on shutdown, their state in
-/// `health`/`status`/`channels.status`, a `health` event on every link change,
-/// and inbound messages broadcast as `chat` events.
-final class ChannelRegistry {
-    private unowned let server: GatewayServer
-    /// In config order; the first one linked is the default for `send`.
-    private(set) var channels: [MessageChannel] = []
-    /// Work that must end with the channels (agent runs), registered by `Messaging`.
-    var onStop: [() -> Void] = []
+/// A channel's parsed config. Two equal specs mean the running channel can stay
+/// as it is across a reload (comparing parsed values ignores key order and spacing).
+enum ChannelSpec: Equatable {
+    case irc(IRCConfig)
 
-    init(server: GatewayServer) throws(ConfigError) {
-        self.server = server
-        let config = server.settings.channels
-        if config.isNull { return }
+    var id: String {
+        switch self {
+        case .irc: "irc"
+        }
+    }
+
+    /// Parses `openclaw.json` `channels`; also names the keys this gateway has no channel for.
+    static func parse(_ config: JSONValue) throws(ConfigError) -> (specs: [ChannelSpec], unsupported: [String]) {
+        if config.isNull { return ([], []) }
         guard let object = config.objectValue else { throw ConfigError("channels must be an object") }
+        var specs: [ChannelSpec] = []
+        var unsupported: [String] = []
         for (id, value) in object.entries {
             if value["enabled"]?.boolValue == false { continue }
             switch id {
-            case "irc":
-                channels.append(IRCChannel(loop: server.loop, log: server.log, config: try IRCConfig.parse(value)))
-            default:
-                server.log.warning("channels.\(id): this gateway has no \(id) channel (supported: irc); ignored",
-                                   fields: [("OPENCLAW_CHANNEL", id)])
+            case "irc": specs.append(.irc(try IRCConfig.parse(value)))
+            default: unsupported.append(id)
             }
         }
-        for channel in channels {
-            channel.onStateChange = { [unowned self, unowned channel] in self.stateChanged(channel) }
-            channel.onInbound = { [unowned self] message in
-                self.server.broadcast(event: "chat", payload: message.json)
-            }
+        return (specs, unsupported)
+    }
+
+    func makeChannel(loop: EventLoop, log: GatewayLog) -> MessageChannel {
+        switch self {
+        case .irc(let config): IRCChannel(loop: loop, log: log, config: config)
         }
+    }
+}
+
+/// Checks one part of a reloaded config without changing anything and returns
+/// how to apply it, so that one broken part fails the whole reload.
+typealias ReloadStep = (GatewaySettings) throws(ConfigError) -> () -> Void
+
+/// The messaging channels configured in `openclaw.json` `channels`, owned by
+/// the gateway: started once it serves, swapped on reload where their config
+/// changed, stopped on shutdown, their state in `health`/`status`/`channels.status`,
+/// a `health` event on every link change, and inbound messages broadcast as `chat` events.
+final class ChannelRegistry {
+    private struct Entry {
+        let spec: ChannelSpec
+        let channel: MessageChannel
+    }
+
+    private unowned let server: GatewayServer
+    /// In config order; the first one linked is the default for `send`.
+    private var entries: [Entry] = []
+    /// Replaced or removed channels whose connection is still closing: kept alive
+    /// until it is gone, since their sockets and timers call back into them.
+    private var retiring: [ObjectIdentifier: MessageChannel] = [:]
+    private var started = false
+    private var stopped = false
+    /// Work that must end with the channels (agent runs), registered by `Messaging`.
+    var onStop: [() -> Void] = []
+    /// Other parts a reload applies together with the channels (the agent backend), registered by `Messaging`.
+    var reloadSteps: [ReloadStep] = []
+
+    init(server: GatewayServer) throws(ConfigError) {
+        self.server = server
+        entries = try parse(server.settings.channels).map(makeEntry)
+    }
+
+    private func parse(_ config: JSONValue) throws(ConfigError) -> [ChannelSpec] {
+        let (specs, unsupported) = try ChannelSpec.parse(config)
+        for id in unsupported {
+            server.log.warning("channels.\(id): this gateway has no \(id) channel (supported: irc); ignored",
+                               fields: [("OPENCLAW_CHANNEL", id)])
+        }
+        return specs
+    }
+
+    private func makeEntry(_ spec: ChannelSpec) -> Entry {
+        let channel = spec.makeChannel(loop: server.loop, log: server.log)
+        channel.onStateChange = { [unowned self, unowned channel] in self.stateChanged(channel) }
+        channel.onInbound = { [unowned self] message in
+            self.server.broadcast(event: "chat", payload: message.json)
+        }
+        return Entry(spec: spec, channel: channel)
     }
 
     func start() {
-        for channel in channels { channel.link() }
+        started = true
+        for entry in entries { entry.channel.link() }
     }
 
     func stop() {
+        stopped = true
         for handler in onStop { handler() }
         onStop.removeAll()
-        for channel in channels { channel.unlink() }
+        for entry in entries { entry.channel.unlink(whenGone: {}) }
     }
+
+    // MARK: reload
+
+    /// Checks the channels and every reload step against `new`; throws (changing
+    /// nothing) when any part is broken, else returns what applies them all.
+    func prepareReload(_ new: GatewaySettings) throws(ConfigError) -> () -> Void {
+        let specs = try parse(new.channels)
+        var applies: [() -> Void] = []
+        for step in reloadSteps { applies.append(try step(new)) }
+        return { [unowned self] in
+            self.apply(specs)
+            for apply in applies { apply() }
+        }
+    }
+
+    /// Keeps channels whose config is unchanged (no relink), unlinks the others,
+    /// and links the new ones, each only once the channel it replaces has closed
+    /// (an IRC server still holding the old connection would hand out another nick).
+    private func apply(_ specs: [ChannelSpec]) {
+        var old = entries
+        var next: [Entry] = []
+        var added: [Entry] = []
+        for spec in specs {
+            if let i = old.firstIndex(where: { $0.spec == spec }) {
+                next.append(old.remove(at: i))
+            } else {
+                let entry = makeEntry(spec)
+                next.append(entry)
+                added.append(entry)
+            }
+        }
+        guard !old.isEmpty || !added.isEmpty else { return }
+        entries = next
+        let running = started && !stopped
+        for entry in old {
+            let channel = entry.channel
+            let replacement = added.first { $0.channel.id == channel.id }?.channel
+            server.log.notice("channel \(channel.id): " + (replacement == nil ? "removed from the configuration; unlinking"
+                                                                             : "configuration changed; relinking"),
+                              fields: [("OPENCLAW_CHANNEL", channel.id)])
+            channel.onStateChange = nil
+            channel.onInbound = nil
+            let key = ObjectIdentifier(channel)
+            retiring[key] = channel
+            channel.unlink { [unowned self] in
+                self.retiring[key] = nil
+                // Unless yet another reload replaced it or the gateway is stopping meanwhile.
+                if let replacement, self.started, !self.stopped, self.entries.contains(where: { $0.channel === replacement }) {
+                    replacement.link()
+                }
+            }
+        }
+        for entry in added where !old.contains(where: { $0.channel.id == entry.channel.id }) {
+            server.log.notice("channel \(entry.channel.id): added", fields: [("OPENCLAW_CHANNEL", entry.channel.id)])
+            if running { entry.channel.link() }
+        }
+        server.healthDidChange()
+    }
+
+    // MARK: state
 
     private func stateChanged(_ channel: MessageChannel) {
         let s = channel.state
@@ -54,20 +166,20 @@ final class ChannelRegistry {
     }
 
     func channel(_ id: String) -> MessageChannel? {
-        channels.first { $0.id == id }
+        entries.first { $0.channel.id == id }?.channel
     }
 
-    var configuredIDs: [String] { channels.map(\.id) }
+    var configuredIDs: [String] { entries.map(\.channel.id) }
 
     /// The channel `send` uses when the caller names none: the first linked one,
     /// else the first configured (whose error then explains why it cannot send).
     var defaultChannel: MessageChannel? {
-        channels.first { $0.state.linked } ?? channels.first
+        (entries.first { $0.channel.state.linked } ?? entries.first)?.channel
     }
 
     func statusMap() -> JSONValue {
         let now = EventLoop.wallClockMs()
-        return .object(JSONObject(channels.map { (key: $0.id, value: $0.state.json(nowMs: now)) }))
+        return .object(JSONObject(entries.map { (key: $0.channel.id, value: $0.channel.state.json(nowMs: now)) }))
     }
 
     func linkChannel() -> JSONValue? {
@@ -82,6 +194,6 @@ final class ChannelRegistry {
 
     /// False while any configured channel is not linked (O2: `health.ok`).
     var isHealthy: Bool {
-        channels.allSatisfy { $0.state.linked }
+        entries.allSatisfy { $0.channel.state.linked }
     }
 }

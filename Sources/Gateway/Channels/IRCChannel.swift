@@ -81,8 +81,12 @@ final class IRCChannel: MessageChannel {
         connect()
     }
 
-    func unlink() {
-        guard running else { return }
+    /// How long the QUIT may take to flush before the socket is closed anyway
+    /// (a stalled server must not hold the old connection, or its replacement, forever).
+    static let lingerMs: Int64 = 2_000
+
+    func unlink(whenGone: @escaping () -> Void) {
+        guard running else { return whenGone() }
         running = false
         if let t = reconnectTimer { loop.cancel(t); reconnectTimer = nil }
         if let stream, !stream.isClosed {
@@ -90,6 +94,13 @@ final class IRCChannel: MessageChannel {
             stream.closeAfterFlush()
         }
         dropConnection(reason: "stopped")
+        guard let lingering else { return whenGone() }
+        let deadline = loop.schedule(afterMs: Self.lingerMs) { lingering.close() }
+        lingering.onClose = { [unowned self] _ in
+            self.loop.cancel(deadline)
+            self.lingering = nil
+            whenGone()
+        }
     }
 
     private func connect() {
@@ -213,9 +224,8 @@ final class IRCChannel: MessageChannel {
             if running {
                 s.close()
             } else if !s.isClosed {
-                // Stopping: the QUIT is still flushing; keep the channel alive until it closes.
+                // Unlinking: the QUIT is still flushing; `unlink` watches it close.
                 lingering = s
-                s.onClose = { [unowned self] _ in self.lingering = nil }
             }
         }
         session = nil

@@ -3,7 +3,8 @@ import GatewayProtocol
 import JSONCore
 import OpenClawConfig
 
-/// Registers `send`, `agent` and `agent.wait`.
+/// Registers `send`, `agent` and `agent.wait`. The send ledger is opened once
+/// and survives reloads; the agent backend follows them.
 enum Messaging {
     static let ledgerFile = "send-ledger.jsonl"
 
@@ -32,6 +33,7 @@ enum Messaging {
         server.registerMethod("agent") { call in agents.handleAgent(call) }
         server.registerMethod("agent.wait") { call in agents.handleWait(call) }
         server.channels.onStop.append { agents.stopAll() }
+        server.channels.reloadSteps.append(agents.prepareReload)
     }
 }
 

@@ -16,10 +16,12 @@ let package = Package(
         ),
         // Thin typed Swift layer over libsystemd (sd-daemon, sd-journal, sd-bus, sd-login).
         .target(name: "SystemdKit", dependencies: ["CSystemd"]),
+        // RFC 3629's well-formed UTF-8 table, shared by the codec and the JSON parser.
+        .target(name: "UTF8Rules"),
         // RFC 6455 codec: bytes in, events and bytes out. No I/O.
-        .target(name: "WebSocketCodec"),
+        .target(name: "WebSocketCodec", dependencies: ["UTF8Rules"]),
         // Validating JSON reader/writer built for the frame hot path.
-        .target(name: "JSONCore"),
+        .target(name: "JSONCore", dependencies: ["UTF8Rules"]),
         // Paths, profiles, openclaw.json and token sources, shared by daemon and CLI.
         .target(name: "OpenClawConfig", dependencies: ["JSONCore"]),
         // Wire protocol types shared by the daemon and the CLI.

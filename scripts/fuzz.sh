@@ -10,6 +10,17 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 work="${FUZZ_DIR:-$root/.build-fuzz}"
 mkdir -p "$work"
 
+# The modules under test import UTF8Rules: build it once as a static library.
+mods="$work/modules"
+mkdir -p "$mods"
+if ! swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name UTF8Rules -emit-module \
+        -emit-module-path "$mods/UTF8Rules.swiftmodule" -emit-library -static -o "$mods/libUTF8Rules.a" \
+        "$root"/Sources/UTF8Rules/*.swift 2>"$work/UTF8Rules.build.log"; then
+    cat "$work/UTF8Rules.build.log" >&2
+    echo "!! UTF8Rules failed to build" >&2
+    exit 2
+fi
+
 status=0
 # target:module it exercises
 for entry in FrameParserFuzz:WebSocketCodec HTTPHeadFuzz:WebSocketCodec JSONFuzz:JSONCore; do
@@ -19,6 +30,7 @@ for entry in FrameParserFuzz:WebSocketCodec HTTPHeadFuzz:WebSocketCodec JSONFuzz
     echo "== building $target"
     # The linker's noise about ASan symbols is kept out of the way unless the build fails.
     if ! swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name "$target" \
+            -I "$mods" -L "$mods" -lUTF8Rules \
             "$root"/Sources/"$module"/*.swift "$root/Fuzz/$target.swift" -o "$binary" 2>"$work/$target.build.log"; then
         grep -v "Cannot export local symbol" "$work/$target.build.log" >&2
         echo "!! $target failed to build" >&2

@@ -1,3 +1,5 @@
+import UTF8Rules
+
 extension JSONValue {
     /// Parses exactly one RFC 8259 JSON value (optionally surrounded by
     /// whitespace), refusing anything the RFC does not allow.
@@ -311,22 +313,12 @@ struct JSONParser {
     }
 
     /// Validates one multi-byte UTF-8 sequence starting at `lead` (≥ 0x80)
-    /// per RFC 3629 table 3-7: no overlongs, no surrogates, nothing above
-    /// U+10FFFF. Returns the index after it.
+    /// against `UTF8Rules`. Returns the index after it.
     private func skipUTF8Sequence(at lead: Int) throws(JSONParseError) -> Int {
-        let first = bytes[lead]
-        let length: Int
-        var secondRange: ClosedRange<UInt8> = 0x80...0xBF
-        switch first {
-        case 0xC2...0xDF: length = 2
-        case 0xE0: length = 3; secondRange = 0xA0...0xBF
-        case 0xE1...0xEC, 0xEE...0xEF: length = 3
-        case 0xED: length = 3; secondRange = 0x80...0x9F
-        case 0xF0: length = 4; secondRange = 0x90...0xBF
-        case 0xF1...0xF3: length = 4
-        case 0xF4: length = 4; secondRange = 0x80...0x8F
-        default: throw error("invalid UTF-8 byte sequence", at: lead)
+        guard let (continuations, secondRange) = UTF8Rules.sequence(startingWith: bytes[lead]) else {
+            throw error("invalid UTF-8 byte sequence", at: lead)
         }
+        let length = continuations + 1
         guard lead + length <= end, secondRange.contains(bytes[lead + 1]) else {
             throw error("invalid UTF-8 byte sequence", at: lead)
         }

@@ -113,30 +113,24 @@ public enum Sockets {
     }
 
     static func describe(_ storage: sockaddr_storage) -> SocketAddress? {
-        var s = storage
-        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
-        switch Int32(s.ss_family) {
+        switch Int32(storage.ss_family) {
         case AF_INET:
-            return withUnsafePointer(to: &s) {
-                $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { sin in
-                    var a = sin.pointee.sin_addr
-                    inet_ntop(AF_INET, &a, &buffer, socklen_t(buffer.count))
-                    return SocketAddress(host: cString(buffer), port: Int(UInt16(bigEndian: sin.pointee.sin_port)))
-                }
-            }
+            var sin = withUnsafeBytes(of: storage) { $0.load(as: sockaddr_in.self) }
+            return withUnsafePointer(to: &sin.sin_addr) { render(family: AF_INET, address: $0, port: sin.sin_port) }
         case AF_INET6:
-            return withUnsafePointer(to: &s) {
-                $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { sin in
-                    var a = sin.pointee.sin6_addr
-                    inet_ntop(AF_INET6, &a, &buffer, socklen_t(buffer.count))
-                    return SocketAddress(host: cString(buffer), port: Int(UInt16(bigEndian: sin.pointee.sin6_port)))
-                }
-            }
+            var sin6 = withUnsafeBytes(of: storage) { $0.load(as: sockaddr_in6.self) }
+            return withUnsafePointer(to: &sin6.sin6_addr) { render(family: AF_INET6, address: $0, port: sin6.sin6_port) }
         case AF_UNIX:
             return SocketAddress(host: "unix", port: 0)
         default:
             return nil
         }
+    }
+
+    private static func render(family: Int32, address: UnsafeRawPointer, port: in_port_t) -> SocketAddress {
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+        inet_ntop(family, address, &buffer, socklen_t(buffer.count))
+        return SocketAddress(host: cString(buffer), port: Int(UInt16(bigEndian: port)))
     }
 
     private static func cString(_ buffer: [CChar]) -> String {

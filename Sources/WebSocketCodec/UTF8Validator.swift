@@ -1,3 +1,5 @@
+import UTF8Rules
+
 /// Incremental UTF-8 validation (RFC 3629: no overlongs, no surrogates, nothing
 /// above U+10FFFF). The state carries across calls, so a text message is
 /// checked fragment by fragment as it arrives and a bad byte fails the message
@@ -34,17 +36,11 @@ public struct UTF8Validator: Sendable {
                 guard i < count else { break }
                 let b = bytes[i]
                 i += 1
-                switch b {
-                case 0x00...0x7F: continue
-                case 0xC2...0xDF: needed = 1
-                case 0xE0: needed = 2; lower = 0xA0
-                case 0xE1...0xEC, 0xEE...0xEF: needed = 2
-                case 0xED: needed = 2; upper = 0x9F
-                case 0xF0: needed = 3; lower = 0x90
-                case 0xF1...0xF3: needed = 3
-                case 0xF4: needed = 3; upper = 0x8F
-                default: return false
-                }
+                if b < 0x80 { continue }
+                guard let (continuations, first) = UTF8Rules.sequence(startingWith: b) else { return false }
+                needed = UInt8(continuations)
+                lower = first.lowerBound
+                upper = first.upperBound
             } else {
                 let b = bytes[i]
                 i += 1

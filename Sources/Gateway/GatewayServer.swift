@@ -53,7 +53,6 @@ final class GatewayServer {
     }
 
     var uptimeMs: Int64 { EventLoop.nowMs() - startedMonoMs }
-    var clientCount: Int { readyClients }
 
     /// The address people and probes use ("127.0.0.1:18789").
     var listenDescription: String {

@@ -24,7 +24,7 @@ final class Connection {
     private var parser = WebSocketParser(role: .server, maxMessageSize: WireProtocol.preHandshakeMaxPayload)
     private var handshakeTimer: TimerID?
     private var seq: Int64 = 0
-    let connectedWallMs = Timestamp.wallClockMs()
+    let connectedWallMs = EventLoop.wallClockMs()
     /// Set by a successful `connect`.
     var client: ClientInfo?
     var presenceText: String?
@@ -97,7 +97,7 @@ final class Connection {
             channel.write(response)
             phase = .awaitingConnect
             sendEvent("connect.challenge", payload: [
-                "nonce": .string(randomHex(16)), "ts": .int(Timestamp.wallClockMs()),
+                "nonce": .string(randomHex(16)), "ts": .int(EventLoop.wallClockMs()),
             ], withSeq: false)
             if !leftover.isEmpty {
                 parser.feed(leftover)

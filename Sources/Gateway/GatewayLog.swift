@@ -1,5 +1,6 @@
 import Glibc
 import JSONCore
+import NetIO
 import SystemdKit
 
 /// The gateway's log: journald with structured fields when systemd runs it,
@@ -77,7 +78,7 @@ final class GatewayLog {
     }
 
     static func format(priority: LogPriority, message: String, fields: [(String, String)]) -> String {
-        var s = Timestamp.iso8601(ms: Timestamp.wallClockMs()) + " " + priority.label + " " + message
+        var s = Timestamp.iso8601(ms: EventLoop.wallClockMs()) + " " + priority.label + " " + message
         for (k, v) in fields {
             s += " " + k.lowercased().replacingPrefix("openclaw_") + "=" + v
         }
@@ -106,14 +107,8 @@ extension String {
     }
 }
 
-/// Wall-clock helpers without Foundation.
+/// ISO 8601 timestamps without Foundation.
 enum Timestamp {
-    static func wallClockMs() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
-    }
-
     /// "2026-11-25T21:40:00.123Z"
     static func iso8601(ms: Int64) -> String {
         var seconds = time_t(ms / 1000)

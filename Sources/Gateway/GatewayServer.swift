@@ -26,7 +26,7 @@ final class GatewayServer {
     private var stopping = false
     private var tickTimer: TimerID?
     private var statusDirty = false
-    let startedWallMs = Timestamp.wallClockMs()
+    let startedWallMs = EventLoop.wallClockMs()
     let startedMonoMs = EventLoop.nowMs()
     let hostname: String
     let watchdogUsec: UInt64?
@@ -348,7 +348,7 @@ final class GatewayServer {
     func healthPayload(durationMs: Int64) -> JSONValue {
         var entries: [(key: String, value: JSONValue)] = [
             ("ok", .bool(isReady && !stopping && channels.isHealthy)),
-            ("ts", .int(Timestamp.wallClockMs())),
+            ("ts", .int(EventLoop.wallClockMs())),
             ("durationMs", .int(durationMs)),
             ("uptimeMs", .int(uptimeMs)),
         ]
@@ -378,7 +378,7 @@ final class GatewayServer {
     }
 
     private func tick() {
-        broadcast(event: "tick", payload: ["ts": .int(Timestamp.wallClockMs())], stateVersion: nil, isState: true)
+        broadcast(event: "tick", payload: ["ts": .int(EventLoop.wallClockMs())], stateVersion: nil, isState: true)
     }
 
     // MARK: methods

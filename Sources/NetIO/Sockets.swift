@@ -142,16 +142,20 @@ public enum Sockets {
         if inet_pton(AF_INET, host, &v4.sin_addr) == 1 {
             v4.sin_family = sa_family_t(AF_INET)
             v4.sin_port = UInt16(port).bigEndian
-            withUnsafeMutableBytes(of: &storage) { dst in withUnsafeBytes(of: v4) { dst.copyMemory(from: $0) } }
-            return socklen_t(MemoryLayout<sockaddr_in>.size)
+            return store(v4, in: &storage)
         }
         var v6 = sockaddr_in6()
         if inet_pton(AF_INET6, host, &v6.sin6_addr) == 1 {
             v6.sin6_family = sa_family_t(AF_INET6)
             v6.sin6_port = UInt16(port).bigEndian
-            withUnsafeMutableBytes(of: &storage) { dst in withUnsafeBytes(of: v6) { dst.copyMemory(from: $0) } }
-            return socklen_t(MemoryLayout<sockaddr_in6>.size)
+            return store(v6, in: &storage)
         }
         throw SystemCallError("inet_pton(\(host)): not a numeric IPv4/IPv6 address", errno: EINVAL)
+    }
+
+    /// Copies a concrete sockaddr into the storage; returns its length for bind/connect.
+    private static func store<Address>(_ address: Address, in storage: inout sockaddr_storage) -> socklen_t {
+        withUnsafeMutableBytes(of: &storage) { dst in withUnsafeBytes(of: address) { dst.copyMemory(from: $0) } }
+        return socklen_t(MemoryLayout<Address>.size)
     }
 }

@@ -1,5 +1,6 @@
 import Glibc
 import JSONCore
+import NetIO
 
 /// The idempotency ledger of `send`: an append-only JSON-lines file in the
 /// state dir, fsynced at each step, so a retry after a crash never delivers twice.
@@ -79,7 +80,7 @@ final class SendLedger {
     private(set) var skippedOnLoad = 0
 
     init(path: String, ttlMs: Int64 = 24 * 3600 * 1000, maxEntries: Int = 10_000, compactAfter: Int = 1024,
-         now: @escaping () -> Int64 = SendLedger.wallClockMs) throws(LedgerError) {
+         now: @escaping () -> Int64 = EventLoop.wallClockMs) throws(LedgerError) {
         self.path = path
         self.ttlMs = ttlMs
         self.maxEntries = maxEntries
@@ -95,12 +96,6 @@ final class SendLedger {
 
     deinit {
         if fd >= 0 { close(fd) }
-    }
-
-    static func wallClockMs() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
     }
 
     var count: Int { entries.count }

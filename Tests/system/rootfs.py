@@ -25,6 +25,8 @@ VARIANT = "minbase"
 PACKAGES = (
     "systemd", "systemd-sysv", "dbus", "dbus-user-session", "libsystemd0",
     "libpam-systemd", "procps", "iproute2", "python3", "python3-websockets",
+    # A Node agent backend (V8 needs a sandbox without MemoryDenyWriteExecute).
+    "nodejs",
 )
 # Bump when _prepare() changes what it writes into the tree.
 SETUP_VERSION = "3"
@@ -62,8 +64,11 @@ def ensure_rootfs(log=print) -> Path:
     """Return the cached root filesystem, building it first when missing or stale."""
     base = cache_dir()
     base.mkdir(parents=True, exist_ok=True)
-    root = base / f"rootfs-{SUITE}"
-    stamp = base / f"rootfs-{SUITE}.stamp"
+    # Keyed by content: branches with different package lists keep their own
+    # tree instead of rebuilding one under each other's running containers.
+    name = f"rootfs-{SUITE}-{stamp_key()[:12]}"
+    root = base / name
+    stamp = base / f"{name}.stamp"
     with open(base / ".lock", "w") as lock:
         # Another run (another engineer, CI) may be building the same cache.
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -73,7 +78,7 @@ def ensure_rootfs(log=print) -> Path:
             subprocess.run(["apt-get", "install", "-y", "debootstrap"], check=True)
         started = time.monotonic()
         log(f"building {root} with debootstrap (cache miss)")
-        tmp = base / f"rootfs-{SUITE}.tmp"
+        tmp = base / f"{name}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         stamp.unlink(missing_ok=True)
         subprocess.run(

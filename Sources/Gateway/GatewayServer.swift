@@ -16,6 +16,8 @@ final class GatewayServer {
     let activation: String
     let listeners: [Listener]
     var channels: ChannelRegistry!
+    /// Sessions and transcripts (set up with messaging; `health` and `status` read it).
+    var sessions: SessionStore!
     private var connections: [String: Connection] = [:]
     private var readyClients = 0
     private var nextConnId: UInt64 = 1
@@ -387,7 +389,7 @@ final class GatewayServer {
         methods[name] = handler
     }
 
-    private static let writeMethods: Set<String> = ["send", "agent"]
+    private static let writeMethods: Set<String> = ["send", "agent", "chat.send"]
 
     func dispatch(_ call: MethodCall) {
         guard let handler = methods[call.method] else {

@@ -144,12 +144,12 @@ public struct StateVersion: Sendable, Equatable {
 public enum Methods {
     public static let all = [
         "health", "status", "system-presence", "system-event", "logs.tail", "channels.status",
-        "send", "agent", "agent.wait",
+        "send", "agent", "agent.wait", "sessions.list", "chat.history", "chat.send",
     ]
 }
 
 public enum Events {
-    public static let all = ["connect.challenge", "tick", "presence", "health", "shutdown", "agent", "chat"]
+    public static let all = ["connect.challenge", "tick", "presence", "health", "shutdown", "agent", "chat", "chat.inbound"]
 }
 
 /// The product version, reported in hello-ok, `status` and the units' description.

@@ -26,6 +26,12 @@ enum Messaging {
         if crashHook {
             server.log.warning("OPENCLAW_TEST_CRASH_AFTER_LEDGER_WRITE=1: test-only hook, the gateway kills itself after the next send's ledger write")
         }
+        do {
+            server.sessions = try SessionStore(stateDir: dir)
+        } catch {
+            throw ConfigError("sessions: \(error)")
+        }
+        SessionMethods.register(on: server, store: server.sessions)
         let sender = SendService(server: server, ledger: ledger, crashAfterLedgerWrite: crashHook)
         server.registerMethod("send") { call in sender.handle(call) }
 

@@ -1,0 +1,73 @@
+import Glibc
+import NetIO
+
+/// Whole-file reads, complete writes and directory fsyncs for the gateway's
+/// own files in the state dir (transcripts), with the errno kept so callers
+/// can tell a full disk (ENOSPC) or a failing one (EIO) from a missing file.
+enum DurableFile {
+    /// The file's bytes, or nil when it does not exist.
+    static func read(_ path: String) throws(SystemCallError) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return nil }
+            throw SystemCallError("open \(path)")
+        }
+        defer { close(fd) }
+        var data: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { throw SystemCallError("read \(path)") }
+            if n == 0 { return data }
+            data.append(contentsOf: chunk[0..<n])
+        }
+    }
+
+    /// Writes every byte (a short write is retried; an error is thrown with its errno).
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(SystemCallError) {
+        var off = 0
+        while off < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + off, bytes.count - off) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw SystemCallError("write \(path)", errno: n == 0 ? EIO : errno) }
+            off += n
+        }
+    }
+
+    /// Appends `bytes` and makes them durable before returning.
+    static func append(_ path: String, _ bytes: [UInt8]) throws(SystemCallError) {
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw SystemCallError("open \(path)") }
+        defer { close(fd) }
+        try writeAll(fd, bytes, path: path)
+        guard fdatasync(fd) == 0 else { throw SystemCallError("fsync \(path)") }
+    }
+
+    /// Replaces `path` atomically: temp file, fsync, rename, fsync of the directory.
+    static func replace(_ path: String, with bytes: [UInt8]) throws(SystemCallError) {
+        let tmp = path + ".tmp"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw SystemCallError("open \(tmp)") }
+        do throws(SystemCallError) {
+            try writeAll(fd, bytes, path: tmp)
+            guard fsync(fd) == 0 else { throw SystemCallError("fsync \(tmp)") }
+        } catch {
+            close(fd)
+            unlink(tmp)
+            throw error
+        }
+        close(fd)
+        guard rename(tmp, path) == 0 else { throw SystemCallError("rename \(tmp)") }
+        syncDirectory(of: path)
+    }
+
+    /// Makes a create/rename in the file's directory durable (best effort: some file systems refuse).
+    static func syncDirectory(of path: String) {
+        let dir = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        let dfd = open(dir.isEmpty ? "/" : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard dfd >= 0 else { return }
+        _ = fsync(dfd)
+        close(dfd)
+    }
+}

@@ -1,0 +1,178 @@
+import Glibc
+import JSONCore
+import NetIO
+
+/// The gateway's sessions and their transcripts, in `<stateDir>/sessions/`:
+/// one JSON-lines file per session (`SessionKey.fileName`), one turn per line,
+/// `{"role":"user"|"assistant","text":…,"ts":…}` (user turns in a group also
+/// carry `"from"`), oldest first. That file is also what an agent backend reads
+/// as `OPENCLAW_SESSION_FILE`, so it is written only between turns of its session
+/// (turns of one session never overlap).
+///
+/// Every append is fsynced before the turn counts as finished. A transcript is
+/// bounded: when an append would take it past `maxTranscriptBytes`, the file
+/// moves to `<name>.1` (replacing the previous generation) and the new file
+/// starts with the newest turns that fit a quarter of the budget, so the
+/// backend keeps some context. Lines that do not parse (a torn tail after a
+/// crash) are skipped on read.
+final class SessionStore {
+    struct Turn: Equatable {
+        var role: String
+        var text: String
+        var ts: Int64
+        /// Who spoke, for user turns in a group conversation.
+        var from: String?
+
+        var json: JSONValue {
+            var o = JSONObject()
+            o["role"] = .string(role)
+            o["text"] = .string(text)
+            o["ts"] = .int(ts)
+            if let from { o["from"] = .string(from) }
+            return .object(o)
+        }
+
+        init(role: String, text: String, ts: Int64, from: String? = nil) {
+            self.role = role
+            self.text = text
+            self.ts = ts
+            self.from = from
+        }
+
+        init?(_ v: JSONValue) {
+            guard let role = v["role"]?.stringValue, let text = v["text"]?.stringValue, let ts = v["ts"]?.intValue else { return nil }
+            self.init(role: role, text: text, ts: ts, from: v["from"]?.stringValue)
+        }
+    }
+
+    struct Summary: Equatable {
+        var key: String
+        var updatedMs: Int64
+        var bytes: Int
+
+        var json: JSONValue {
+            var o = JSONObject()
+            o["key"] = .string(key)
+            if let route = SessionKey.route(of: key) {
+                o["kind"] = .string(route.isGroup ? "group" : "direct")
+                o["channel"] = .string(route.channel)
+                o["to"] = .string(route.to)
+            } else {
+                o["kind"] = "other"
+            }
+            o["updatedAt"] = .int(updatedMs)
+            o["transcriptBytes"] = .int(Int64(bytes))
+            return .object(o)
+        }
+    }
+
+    static let directoryName = "sessions"
+    let directory: String
+    let maxTranscriptBytes: Int
+    private let now: () -> Int64
+    private var summaries: [String: Summary] = [:]
+
+    /// Opens (creating it 0700) `<stateDir>/sessions` and lists the transcripts in it.
+    init(stateDir: String, maxTranscriptBytes: Int = 1 << 20, now: @escaping () -> Int64 = EventLoop.wallClockMs)
+        throws(SystemCallError)
+    {
+        directory = stateDir + "/" + Self.directoryName
+        self.maxTranscriptBytes = maxTranscriptBytes
+        self.now = now
+        if mkdir(directory, 0o700) != 0 && errno != EEXIST { throw SystemCallError("mkdir \(directory)") }
+        guard let dir = opendir(directory) else { throw SystemCallError("opendir \(directory)") }
+        defer { closedir(dir) }
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            guard let key = SessionKey.key(fromFileName: name) else { continue }
+            var st = stat()
+            guard stat(directory + "/" + name, &st) == 0 else { continue }
+            summaries[key] = Summary(key: key, updatedMs: Int64(st.st_mtim.tv_sec) * 1000 + Int64(st.st_mtim.tv_nsec) / 1_000_000,
+                                     bytes: Int(st.st_size))
+        }
+    }
+
+    var count: Int { summaries.count }
+
+    /// The most recently updated sessions first.
+    func recent(limit: Int = .max) -> [Summary] {
+        Array(summaries.values.sorted { ($0.updatedMs, $0.key) > ($1.updatedMs, $1.key) }.prefix(limit))
+    }
+
+    func summary(_ key: String) -> Summary? { summaries[key] }
+
+    func transcriptPath(_ key: String) -> String { directory + "/" + SessionKey.fileName(key) }
+
+    /// Creates the session's (empty) transcript if it has none, so a backend's
+    /// `OPENCLAW_SESSION_FILE` always names a readable file.
+    func ensure(_ key: String) throws(SystemCallError) {
+        guard summaries[key] == nil else { return }
+        let path = transcriptPath(key)
+        try DurableFile.append(path, [])
+        DurableFile.syncDirectory(of: path)
+        summaries[key] = Summary(key: key, updatedMs: now(), bytes: 0)
+    }
+
+    /// The last `limit` turns, oldest first.
+    func history(_ key: String, limit: Int) throws(SystemCallError) -> [Turn] {
+        guard let bytes = try DurableFile.read(transcriptPath(key)) else { return [] }
+        let turns = Self.parse(bytes)
+        return Array(turns.suffix(max(0, limit)))
+    }
+
+    /// Appends turns durably (rotating first when the transcript would outgrow its bound).
+    func append(_ key: String, _ turns: [Turn]) throws(SystemCallError) {
+        guard !turns.isEmpty else { return }
+        var bytes: [UInt8] = []
+        for turn in turns {
+            turn.json.serialize(into: &bytes)
+            bytes.append(10)
+        }
+        let path = transcriptPath(key)
+        let size = summaries[key]?.bytes ?? 0
+        var newSize = size + bytes.count
+        if size > 0 && newSize > maxTranscriptBytes {
+            let kept = try carryOver(path)
+            guard rename(path, path + ".1") == 0 else { throw SystemCallError("rename \(path)") }
+            try DurableFile.replace(path, with: kept + bytes)
+            newSize = kept.count + bytes.count
+        } else {
+            let created = summaries[key] == nil
+            try DurableFile.append(path, bytes)
+            if created { DurableFile.syncDirectory(of: path) }
+        }
+        summaries[key] = Summary(key: key, updatedMs: now(), bytes: newSize)
+    }
+
+    /// The newest whole lines of the transcript that fit a quarter of the budget.
+    private func carryOver(_ path: String) throws(SystemCallError) -> [UInt8] {
+        guard let old = try DurableFile.read(path) else { return [] }
+        let budget = maxTranscriptBytes / 4
+        var start = old.count
+        // Walk back line by line (each line ends with \n) while the tail still fits.
+        var i = old.count - 1
+        while i > 0 {
+            guard let nl = old[..<i].lastIndex(of: 10) else {
+                if old.count <= budget { start = 0 }
+                break
+            }
+            if old.count - (nl + 1) > budget { break }
+            start = nl + 1
+            i = nl
+        }
+        return Array(old[start...])
+    }
+
+    static func parse(_ bytes: [UInt8]) -> [Turn] {
+        var turns: [Turn] = []
+        var start = 0
+        while start < bytes.count {
+            let end = bytes[start...].firstIndex(of: 10) ?? bytes.count
+            if end > start, let value = try? JSONValue.parse(bytes[start..<end]), let turn = Turn(value) { turns.append(turn) }
+            start = end + 1
+        }
+        return turns
+    }
+}

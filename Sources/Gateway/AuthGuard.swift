@@ -1,31 +1,59 @@
-import NetIO
-
-/// Counts failed auth attempts per peer address, so guessing a token over the
-/// network is throttled while other peers keep connecting.
+/// Counts failed auth attempts per peer address over a one-minute window, so a
+/// client guessing secrets is told to back off (`AUTH_RATE_LIMITED`) and its
+/// failures stop filling the log.
+///
+/// The guard is consulted only after a secret was found wrong: a correct secret
+/// is never refused, so a local process sending wrong tokens from the shared
+/// loopback address cannot lock out the real CLI (docs/security.md explains the
+/// choice). Memory is bounded: at most `maxPeers` windows, expired ones pruned by
+/// time; peers beyond that are not tracked (they still only get refusals).
 struct AuthGuard {
     let failuresPerMinute: Int
-    private var failures: [String: [Int64]] = [:]
+    static let windowMs: Int64 = 60_000
+    static let maxPeers = 4096
+
+    private struct Window {
+        var startMs: Int64
+        var failures: Int
+    }
+
+    private var windows: [String: Window] = [:]
+    private var lastSweepMs: Int64?
 
     init(failuresPerMinute: Int) { self.failuresPerMinute = failuresPerMinute }
 
-    /// Milliseconds until this peer may try again, or nil when it may try now.
-    mutating func retryAfter(peer: String, now: Int64) -> Int64? {
-        let recent = prune(peer, now)
-        guard recent.count >= failuresPerMinute, let oldest = recent.first else { return nil }
-        return oldest + 60_000 - now
+    var trackedPeers: Int { windows.count }
+
+    enum Verdict: Equatable {
+        /// A plain refusal: the peer is under its limit.
+        case refuse
+        /// The peer passed its limit with this failure: log it once.
+        case startThrottling(retryAfterMs: Int64)
+        /// Already throttled: refuse quietly, telling it when to retry.
+        case throttled(retryAfterMs: Int64)
     }
 
-    mutating func recordFailure(peer: String, now: Int64) {
-        var recent = prune(peer, now)
-        recent.append(now)
-        failures[peer] = recent
-        if failures.count > 10_000 { failures = failures.filter { !$0.value.isEmpty } }
+    /// Records a failed attempt and says how to answer it.
+    mutating func recordFailure(peer: String, now: Int64) -> Verdict {
+        var window = windows[peer].flatMap { now - $0.startMs < Self.windowMs ? $0 : nil }
+            ?? Window(startMs: now, failures: 0)
+        window.failures += 1
+        if windows[peer] == nil && windows.count >= Self.maxPeers {
+            sweep(now)
+            guard windows.count < Self.maxPeers else { return .refuse }
+        }
+        windows[peer] = window
+        guard window.failures > failuresPerMinute else { return .refuse }
+        let retry = window.startMs + Self.windowMs - now
+        return window.failures == failuresPerMinute + 1 ? .startThrottling(retryAfterMs: retry) : .throttled(retryAfterMs: retry)
     }
 
-    private mutating func prune(_ peer: String, _ now: Int64) -> [Int64] {
-        let recent = (failures[peer] ?? []).filter { now - $0 < 60_000 }
-        failures[peer] = recent.isEmpty ? nil : recent
-        return recent
+    /// Drops expired windows; at most once a second so a full table under attack
+    /// costs one pass per second, not one per failure.
+    private mutating func sweep(_ now: Int64) {
+        if let last = lastSweepMs, now - last < 1000 { return }
+        lastSweepMs = now
+        windows = windows.filter { now - $0.value.startMs < Self.windowMs }
     }
 
     /// Compares secrets in time that depends only on their lengths, not on where they differ.

@@ -94,6 +94,12 @@ final class Connection {
             channel.closeAfterFlush()
             phase = .closing
         case .accept(let response):
+            if let refusal = server.originPolicy.refusal(host: head.header("Host"), origin: head.header("Origin"),
+                                                         local: Sockets.localAddress(channel.fd)) {
+                server.log.warning("upgrade refused: 403 \(refusal)", fields: logFields)
+                respondHTTP(status: 403, reason: "Forbidden", body: refusal)
+                return
+            }
             channel.write(response)
             phase = .awaitingConnect
             sendEvent("connect.challenge", payload: [
@@ -123,9 +129,9 @@ final class Connection {
         channel.closeAfterFlush()
     }
 
-    private func respondHTTP(status: Int, reason: String) {
+    private func respondHTTP(status: Int, reason: String, body: String? = nil) {
         channel.write(HTTPResponse.make(status: status, reason: reason, headers: [("Content-Type", "text/plain")],
-                                        body: Array((reason + "\n").utf8)))
+                                        body: Array(((body ?? reason) + "\n").utf8)))
         phase = .closing
         channel.closeAfterFlush()
     }

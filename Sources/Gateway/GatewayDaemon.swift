@@ -36,6 +36,7 @@ public enum GatewayDaemon {
         do {
             let paths = try OpenClawPaths.resolve(profile: options.profile, environment: environment)
             settings = try ConfigLoader.load(paths: paths, environment: environment, port: options.port, bind: options.bind)
+            try settings.requireConfiguredSecret()
         } catch {
             return fail("configuration: \(error)")
         }
@@ -94,7 +95,9 @@ public enum GatewayDaemon {
                 if signal == SIGHUP {
                     server.reload(Result { () throws(ConfigError) -> GatewaySettings in
                         let paths = try OpenClawPaths.resolve(profile: options.profile, environment: environment)
-                        return try ConfigLoader.load(paths: paths, environment: environment, port: options.port, bind: options.bind)
+                        let new = try ConfigLoader.load(paths: paths, environment: environment, port: options.port, bind: options.bind)
+                        try new.requireConfiguredSecret()
+                        return new
                     })
                 } else {
                     server.shutdown(signal: signal)

@@ -23,6 +23,7 @@ final class GatewayServer {
     private var nextConnId: UInt64 = 1
     private var methods: [String: (MethodCall) -> Void] = [:]
     private var authGuard: AuthGuard
+    private(set) var originPolicy: OriginPolicy
     private(set) var stateVersion = StateVersion()
     private(set) var isReady = false
     private var stopping = false
@@ -50,6 +51,7 @@ final class GatewayServer {
         var name = [CChar](repeating: 0, count: 256)
         gethostname(&name, 255)
         hostname = String(decoding: name.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        originPolicy = OriginPolicy(settings: settings, hostname: hostname)
         watchdogUsec = ServiceNotifier.watchdogInterval()
         registerCoreMethods()
     }
@@ -168,15 +170,6 @@ final class GatewayServer {
             return
         }
         if let secret = settings.secret {
-            let peerKey = connection.peer?.host ?? "unknown"
-            let now = EventLoop.nowMs()
-            if let wait = authGuard.retryAfter(peer: peerKey, now: now) {
-                connection.sendResponse(id: requestId, error: RPCError(
-                    .forbidden, "too many failed auth attempts; retry later",
-                    details: ["code": "AUTH_RATE_LIMITED"], retryable: true, retryAfterMs: wait))
-                connection.close(.policyViolation, "auth rate limited")
-                return
-            }
             let field = settings.auth == .password ? "password" : "token"
             let kind = settings.auth == .password ? "PASSWORD" : "TOKEN"
             let given = params["auth"]?[field]?.stringValue
@@ -189,12 +182,7 @@ final class GatewayServer {
                 code = nil
             }
             if let code {
-                authGuard.recordFailure(peer: peerKey, now: now)
-                log.warning("auth failed: \(code)", fields: connection.logFields + [("OPENCLAW_AUTH_ERROR", code)])
-                connection.sendResponse(id: requestId, error: RPCError(
-                    .forbidden, code.hasSuffix("MISSING") ? "gateway \(field) required" : "gateway \(field) mismatch",
-                    details: ["code": .string(code)]))
-                connection.close(.policyViolation, "unauthorized")
+                refuseAuth(connection, requestId: requestId, code: code, field: field)
                 return
             }
         }
@@ -213,6 +201,32 @@ final class GatewayServer {
         log.info("client connected", fields: connection.logFields + [("OPENCLAW_METHOD", "connect"),
                                                                      ("OPENCLAW_CLIENT_MODE", info.mode ?? "")])
         presenceChanged()
+    }
+
+    /// A wrong or missing secret. The limiter only shapes how failures are answered
+    /// and logged; it is never asked before the secret, so it cannot refuse a right one.
+    private func refuseAuth(_ connection: Connection, requestId: String, code: String, field: String) {
+        let peer = connection.peer?.host ?? "unknown"
+        let error: RPCError
+        switch authGuard.recordFailure(peer: peer, now: EventLoop.nowMs()) {
+        case .refuse:
+            log.warning("auth failed: \(code)", fields: connection.logFields + [("OPENCLAW_AUTH_ERROR", code)])
+            error = RPCError(.forbidden, code.hasSuffix("MISSING") ? "gateway \(field) required" : "gateway \(field) mismatch",
+                             details: ["code": .string(code)])
+        case .startThrottling(let wait):
+            log.warning("auth failed: \(code); further failures from \(peer) are answered AUTH_RATE_LIMITED "
+                        + "and not logged for \(wait / 1000) s", fields: connection.logFields + [("OPENCLAW_AUTH_ERROR", code)])
+            error = Self.rateLimited(wait)
+        case .throttled(let wait):
+            error = Self.rateLimited(wait)
+        }
+        connection.sendResponse(id: requestId, error: error)
+        connection.close(.policyViolation, "unauthorized")
+    }
+
+    private static func rateLimited(_ wait: Int64) -> RPCError {
+        RPCError(.forbidden, "too many failed auth attempts; retry later",
+                 details: ["code": "AUTH_RATE_LIMITED"], retryable: true, retryAfterMs: wait)
     }
 
     private func helloPayload(_ connection: Connection, role: String, scopes: [String]) -> JSONValue {
@@ -473,6 +487,7 @@ final class GatewayServer {
             }
             settings = new
             authGuard = AuthGuard(failuresPerMinute: new.authFailuresPerMinute)
+            originPolicy = OriginPolicy(settings: new, hostname: hostname)
             if let tickTimer { loop.cancel(tickTimer) }
             tickTimer = loop.scheduleRepeating(everyMs: Int64(settings.tickIntervalMs)) { [unowned self] in self.tick() }
             checked.applyChannelsAndAgent()

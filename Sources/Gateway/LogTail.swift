@@ -71,7 +71,7 @@ struct LogTail {
         if let cursor {
             let parts = cursor.dropFirst(Self.ringCursorPrefix.count).split(separator: ":")
             if cursor.hasPrefix(Self.ringCursorPrefix), parts.count == 2, String(parts[0]) == log.instance,
-               let seq = UInt64(parts[1]), (all.first.map { $0.seq <= seq + 1 } ?? true)
+               let seq = UInt64(parts[1]), Self.isInRing(seq, all)
             {
                 selected = all.drop(while: { $0.seq <= seq }).prefix(limit)
             } else {
@@ -95,6 +95,15 @@ struct LogTail {
         if truncated { o["truncated"] = true }
         if reset { o["reset"] = true }
         return .object(o)
+    }
+
+    /// A cursor continues the ring when it names a line this instance wrote that is
+    /// still there or the one just before the oldest kept. Any other number (from
+    /// the future, or UInt64.max from a hostile client) acts like an unknown cursor;
+    /// written without `+ 1` on the client's number so that no value can trap.
+    private static func isInRing(_ seq: UInt64, _ all: [GatewayLog.Entry]) -> Bool {
+        guard let first = all.first?.seq, let last = all.last?.seq else { return seq == 0 }
+        return seq >= first - 1 && seq <= last
     }
 
     /// Keeps the lines that fit in `maxBytes`: the newest for a first tail, the oldest when

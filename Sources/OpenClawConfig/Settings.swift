@@ -12,6 +12,8 @@ public struct GatewaySettings: Sendable {
     public var port: Int = 18789
     public var bind: String = "127.0.0.1"
     public var auth: AuthMode = .token
+    /// True when `gateway.auth.mode` is set in the config (not the default).
+    public var authModeConfigured = false
     public var token: String?
     public var password: String?
     /// Where the secret came from: "credential", "env", "config", "token-file"; nil when none.
@@ -29,14 +31,25 @@ public struct GatewaySettings: Sendable {
     /// `agent` object of the config file.
     public var agent: JSONValue = .null
     public var configFileExists = false
+    /// Browser origins (`Origin` header) allowed to open a WebSocket besides the
+    /// gateway's own; "*" allows any. Native clients send no `Origin`.
+    public var allowedOrigins: [String] = []
+    /// Names a client may put in `Host` besides loopback, the address it connected
+    /// to and this machine's hostname (a reverse proxy's name, say); "*" allows any.
+    public var allowedHosts: [String] = []
 
     public init(paths: OpenClawPaths) { self.paths = paths }
 
     /// True for 127.0.0.0/8, ::1 and "localhost".
     public var isLoopbackBind: Bool { Self.isLoopback(bind) }
 
+    /// Only literal addresses count: a DNS name such as "127.0.0.1.example.com" is
+    /// not loopback (it matters where a client-sent `Host` is judged).
     public static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        if host == "localhost" || host == "::1" { return true }
+        let octets = host.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets[0] == "127"
+            && octets.allSatisfy { $0.count <= 3 && UInt8($0) != nil && $0.utf8.allSatisfy { (48...57).contains($0) } }
     }
 
     /// The secret this mode checks, if any.
@@ -46,6 +59,19 @@ public struct GatewaySettings: Sendable {
         case .password: password
         case .none: nil
         }
+    }
+
+    /// The daemon's start-up check: a mode the config asks for explicitly must have
+    /// its secret, or the gateway would quietly serve everyone without auth.
+    public func requireConfiguredSecret() throws(ConfigError) {
+        guard authModeConfigured, auth != .none, secret == nil else { return }
+        let (variable, field) = auth == .password
+            ? ("OPENCLAW_GATEWAY_PASSWORD", "gateway.auth.password")
+            : ("OPENCLAW_GATEWAY_TOKEN", "gateway.auth.token")
+        throw ConfigError("gateway.auth.mode is \"\(auth.rawValue)\" in \(paths.configPath) but no \(auth.rawValue) is set: "
+            + "set \(variable) or \(field)"
+            + (auth == .token ? ", or write it to \(paths.tokenFile)" : "")
+            + " (or set gateway.auth.mode to \"none\" for a loopback-only gateway without auth)")
     }
 }
 
@@ -88,12 +114,15 @@ public enum ConfigLoader {
         if let v = gateway["maxBufferedBytes"] { settings.maxBufferedBytes = try intValue(v, 4096...(1 << 30), "\(where_): gateway.maxBufferedBytes") }
         if let v = gateway["shutdownDrainMs"] { settings.shutdownDrainMs = try intValue(v, 0...60_000, "\(where_): gateway.shutdownDrainMs") }
         if let v = gateway["authFailuresPerMinute"] { settings.authFailuresPerMinute = try intValue(v, 1...10_000, "\(where_): gateway.authFailuresPerMinute") }
+        if let v = gateway["allowedOrigins"] { settings.allowedOrigins = try stringList(v, "\(where_): gateway.allowedOrigins") }
+        if let v = gateway["allowedHosts"] { settings.allowedHosts = try stringList(v, "\(where_): gateway.allowedHosts") }
         let auth = gateway["auth"] ?? .null
         if let v = auth["mode"] {
             guard let s = v.stringValue, let mode = AuthMode(rawValue: s) else {
                 throw ConfigError("\(where_): gateway.auth.mode must be \"token\", \"password\" or \"none\"")
             }
             settings.auth = mode
+            settings.authModeConfigured = true
         }
         settings.channels = file?["channels"] ?? .null
         settings.agent = file?["agent"] ?? .null
@@ -111,45 +140,43 @@ public enum ConfigLoader {
         return settings
     }
 
+    /// Each kind of secret is looked up in every source on its own, so a variable of
+    /// the other kind (a token variable in password mode) never hides the one the mode
+    /// checks. Per kind, the first source that has it wins: the systemd credential
+    /// (which carries the configured mode's secret), the environment, the config file,
+    /// and in token mode the state dir's token file. `secretSource` names where the
+    /// configured mode's secret came from.
     private static func resolveSecret(_ s: inout GatewaySettings, file auth: JSONValue,
                                       environment: [String: String]) throws(ConfigError) {
-        if let dir = environment["CREDENTIALS_DIRECTORY"], !dir.isEmpty,
-           let bytes = try readFile(dir + "/gateway-token"),
-           let secret = trimmed(bytes)
-        {
-            // The credential carries whichever secret the configured mode checks.
-            if s.auth == .password { s.password = secret } else { s.token = secret }
-            s.secretSource = "credential"
-            return
+        var credential: String?
+        if let dir = environment["CREDENTIALS_DIRECTORY"], !dir.isEmpty, let bytes = try readFile(dir + "/gateway-token") {
+            credential = trimmed(bytes)
         }
-        if let t = environment["OPENCLAW_GATEWAY_TOKEN"], !t.isEmpty {
-            s.token = t
-            s.secretSource = "env"
+        func lookUp(_ kind: AuthMode, variable: String, field: String) throws(ConfigError) -> (String, String)? {
+            if kind == s.auth || (s.auth == .none && kind == .token), let credential { return (credential, "credential") }
+            if let v = environment[variable], !v.isEmpty { return (v, "env") }
+            if let v = auth[field]?.stringValue, !v.isEmpty { return (v, "config") }
+            if kind == .token, s.auth == .token, let bytes = try readFile(s.paths.tokenFile), let t = trimmed(bytes) { return (t, "token-file") }
+            return nil
         }
-        if let p = environment["OPENCLAW_GATEWAY_PASSWORD"], !p.isEmpty {
-            s.password = p
-            s.secretSource = "env"
-        }
-        if s.secretSource != nil { return }
-        if let t = auth["token"]?.stringValue, !t.isEmpty {
-            s.token = t
-            s.secretSource = "config"
-        }
-        if let p = auth["password"]?.stringValue, !p.isEmpty {
-            s.password = p
-            s.secretSource = "config"
-        }
-        if s.secretSource != nil { return }
-        if s.auth == .token, let bytes = try readFile(s.paths.tokenFile), let t = trimmed(bytes) {
-            s.token = t
-            s.secretSource = "token-file"
-        }
+        let token = try lookUp(.token, variable: "OPENCLAW_GATEWAY_TOKEN", field: "token")
+        let password = try lookUp(.password, variable: "OPENCLAW_GATEWAY_PASSWORD", field: "password")
+        s.token = token?.0
+        s.password = password?.0
+        s.secretSource = s.auth == .password ? password?.1 : s.auth == .token ? token?.1 : nil
     }
 
     private static func trimmed(_ bytes: [UInt8]) -> String? {
         let s = String(decoding: bytes, as: UTF8.self)
         let t = s.split(whereSeparator: { $0 == "\n" || $0 == "\r" || $0 == " " || $0 == "\t" }).first.map(String.init)
         return (t?.isEmpty ?? true) ? nil : t
+    }
+
+    private static func stringList(_ v: JSONValue, _ name: String) throws(ConfigError) -> [String] {
+        guard let items = v.arrayValue?.compactMap(\.stringValue), items.count == v.arrayValue?.count,
+              !items.contains(where: \.isEmpty)
+        else { throw ConfigError("\(name) must be a list of non-empty strings") }
+        return items
     }
 
     private static func portValue(_ v: JSONValue, _ name: String) throws(ConfigError) -> Int {

@@ -55,6 +55,30 @@ import Testing
         #expect(s.token == "cred" && s.secretSource == "credential")
     }
 
+    @Test func eachModeFindsItsOwnSecretInEverySource() throws {
+        let dir = tempDir()
+        write(dir + "/gateway.token", "from-file\n")
+        let tokenPaths = OpenClawPaths(profile: nil, stateDir: dir, configPath: dir + "/none.json")
+        var s = try ConfigLoader.load(paths: tokenPaths, environment: ["OPENCLAW_GATEWAY_PASSWORD": "pw"])
+        #expect(s.secret == "from-file" && s.secretSource == "token-file")
+        write(dir + "/openclaw.json", #"{"gateway":{"auth":{"mode":"password","token":"t"}}}"#)
+        let paths = OpenClawPaths(profile: nil, stateDir: dir, configPath: dir + "/openclaw.json")
+        s = try ConfigLoader.load(paths: paths, environment: ["OPENCLAW_GATEWAY_TOKEN": "env-token"])
+        #expect(s.secret == nil)
+        let error = #expect(throws: ConfigError.self) { try s.requireConfiguredSecret() }
+        #expect(error?.message.contains("OPENCLAW_GATEWAY_PASSWORD") == true)
+        s = try ConfigLoader.load(paths: paths, environment: ["OPENCLAW_GATEWAY_TOKEN": "t2", "OPENCLAW_GATEWAY_PASSWORD": "p"])
+        #expect(s.secret == "p" && s.secretSource == "env")
+        try s.requireConfiguredSecret()
+    }
+
+    @Test func onlyLiteralLoopbackAddressesAreLoopback() {
+        #expect(GatewaySettings.isLoopback("127.0.0.1") && GatewaySettings.isLoopback("127.1.2.3"))
+        #expect(GatewaySettings.isLoopback("::1") && GatewaySettings.isLoopback("localhost"))
+        #expect(!GatewaySettings.isLoopback("127.0.0.1.evil.example") && !GatewaySettings.isLoopback("127.evil"))
+        #expect(!GatewaySettings.isLoopback("127.0.0.256") && !GatewaySettings.isLoopback("10.0.0.1"))
+    }
+
     @Test func tokenFileIsTheLastSource() throws {
         let dir = tempDir()
         write(dir + "/gateway.token", "from-file\n")

@@ -20,7 +20,8 @@ final class ChildProcess {
     private(set) var exitStatus: Int32?
     var onExit: ((Int32) -> Void)?
 
-    /// Spawns `argv` (PATH lookup for argv[0]) with `environment` appended to ours.
+    /// Spawns `argv` (PATH lookup for argv[0]) with `environment` appended to ours
+    /// minus what `AgentEnvironment` withholds.
     init(loop: EventLoop, argv: [String], environment: [(String, String)]) throws(SystemCallError) {
         self.loop = loop
         var inPipe: [Int32] = [-1, -1], outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
@@ -33,7 +34,8 @@ final class ChildProcess {
         var env: [String] = []
         var p = environ
         while let entry = p.pointee {
-            env.append(String(cString: entry))
+            let e = String(cString: entry)
+            if !AgentEnvironment.isWithheld(e[...]) { env.append(e) }
             p += 1
         }
         let overridden = Set(environment.map { $0.0 + "=" })

@@ -144,9 +144,17 @@ final class SendLedger {
         entries[key]?.live = false
     }
 
+    /// `createdMs` comes from the file, which anyone who can write the state dir
+    /// can edit, so the age is computed without trapping (overflow means expired).
     private func isExpired(_ e: Entry) -> Bool {
-        !e.live && now() - e.createdMs > ttlMs
+        guard !e.live else { return false }
+        let (age, overflow) = now().subtractingReportingOverflow(e.createdMs)
+        return overflow || age > ttlMs
     }
+
+    /// Timestamps a ledger can hold: 1970 up to year ~2255. Records outside are
+    /// corrupt (like an unparsable line) rather than values to compute with.
+    static let plausibleTimestamps: ClosedRange<Int64> = 0...(1 << 53)
 
     // MARK: file
 
@@ -155,10 +163,10 @@ final class SendLedger {
     }
 
     private func load() throws(LedgerError) {
-        let rfd = open(path, O_RDONLY | O_CLOEXEC)
+        let rfd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         if rfd < 0 {
             if errno == ENOENT { return }
-            throw LedgerError(description: "cannot read \(path): \(String(cString: strerror(errno)))")
+            throw Self.openError("read", path)
         }
         defer { close(rfd) }
         var data: [UInt8] = []
@@ -177,8 +185,7 @@ final class SendLedger {
                 break
             }
             if nl > start {
-                if let record = try? JSONValue.parse(data[start..<nl]) {
-                    replay(record)
+                if let record = try? JSONValue.parse(data[start..<nl]), replay(record) {
                     recordCount += 1
                 } else {
                     skippedOnLoad += 1
@@ -190,11 +197,14 @@ final class SendLedger {
         evictIfFull()
     }
 
-    private func replay(_ r: JSONValue) {
-        guard let op = r["op"]?.stringValue, let key = r["key"]?.stringValue else { return }
+    /// Applies one record; false when it is unreadable (skipped and counted like a torn line).
+    private func replay(_ r: JSONValue) -> Bool {
+        guard let op = r["op"]?.stringValue, let key = r["key"]?.stringValue else { return false }
         switch op {
         case "begin":
-            guard let hash = r["hash"]?.stringValue, let id = r["id"]?.stringValue, let ts = r["ts"]?.intValue else { return }
+            guard let hash = r["hash"]?.stringValue, let id = r["id"]?.stringValue, let ts = r["ts"]?.intValue,
+                  Self.plausibleTimestamps.contains(ts)
+            else { return false }
             entries[key] = Entry(key: key, hash: hash, messageId: id, channel: r["channel"]?.stringValue ?? "",
                                  to: r["to"]?.stringValue ?? "", createdMs: ts, phase: .begun, live: false)
         case "handoff":
@@ -206,6 +216,7 @@ final class SendLedger {
         default:
             break
         }
+        return true
     }
 
     private func evictIfFull() {
@@ -219,8 +230,8 @@ final class SendLedger {
 
     private func openForAppend() throws(LedgerError) {
         let existed = access(path, F_OK) == 0
-        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw LedgerError(description: "cannot open \(path): \(String(cString: strerror(errno)))") }
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { throw Self.openError("open", path) }
         if !existed { try syncDirectory() }
     }
 
@@ -239,8 +250,11 @@ final class SendLedger {
     /// Rewrites the file with only live entries: temp file, fsync, rename, fsync the directory.
     func compact() throws(LedgerError) {
         let tmp = path + ".tmp"
-        let tfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard tfd >= 0 else { throw LedgerError(description: "cannot create \(tmp): \(String(cString: strerror(errno)))") }
+        // Whatever sits at the temp name (a leftover, or a symlink someone planted to have
+        // its target truncated) is removed, never followed: the file is created fresh.
+        if unlink(tmp) != 0 && errno != ENOENT { throw Self.openError("remove", tmp) }
+        let tfd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard tfd >= 0 else { throw Self.openError("create", tmp) }
         var bytes: [UInt8] = []
         var n = 0
         for e in entries.values.sorted(by: { $0.createdMs < $1.createdMs }) {
@@ -267,6 +281,13 @@ final class SendLedger {
         fd = -1
         recordCount = n
         try openForAppend()
+    }
+
+    /// ELOOP from O_NOFOLLOW gets a sentence of its own: the ledger is never a symlink.
+    private static func openError(_ verb: String, _ path: String) -> LedgerError {
+        let reason = errno == ELOOP ? "it is a symbolic link (remove it; the ledger must be a regular file)"
+            : String(cString: strerror(errno))
+        return LedgerError(description: "cannot \(verb) \(path): \(reason)")
     }
 
     private func append(_ record: JSONValue) throws(LedgerError) {

@@ -4,7 +4,7 @@ SHELL := /bin/bash
 SWIFT ?= swift
 APT_RUN  := libsystemd-dev
 APT_TEST := libsystemd-dev systemd systemd-container debootstrap ngircd dpkg-dev lintian iproute2 procps
-PIP_TEST := websockets pytest
+PIP_TEST := websockets pytest prometheus_client
 PYTHON ?= python3
 FUZZ_SECONDS ?= 30
 
@@ -15,7 +15,7 @@ deps-run:
 
 deps-test:
 	@dpkg -s $(APT_TEST) >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_TEST); }
-	@$(PYTHON) -c 'import websockets, pytest, sys; sys.exit(int(websockets.__version__.split(".")[0]) < 12)' 2>/dev/null \
+	@$(PYTHON) -c 'import websockets, pytest, prometheus_client, sys; sys.exit(int(websockets.__version__.split(".")[0]) < 12)' 2>/dev/null \
 		|| $(PYTHON) -m pip install -q --root-user-action=ignore $(PIP_TEST)
 
 build: deps-run

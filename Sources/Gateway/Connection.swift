@@ -113,18 +113,7 @@ final class Connection {
     }
 
     private func answerPlainHTTP(_ head: HTTPHead) {
-        let path = head.target.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.target
-        if (head.method == "GET" || head.method == "HEAD") && path == "/healthz" {
-            let ok = server.isReady
-            channel.write(HTTPResponse.make(
-                status: ok ? 200 : 503, reason: ok ? "OK" : "Service Unavailable",
-                headers: [("Content-Type", "application/json")],
-                body: Array((ok ? "{\"ok\":true}" : "{\"ok\":false}").utf8)))
-        } else {
-            channel.write(HTTPResponse.make(status: 404, reason: "Not Found",
-                                            headers: [("Content-Type", "text/plain")],
-                                            body: Array("not found: this port serves the OpenClaw gateway WebSocket and GET /healthz\n".utf8)))
-        }
+        channel.write(server.answerPlainHTTP(head, peer: peer))
         phase = .closing
         channel.closeAfterFlush()
     }
@@ -181,27 +170,27 @@ final class Connection {
         server.authenticate(self, requestId: id, params: params ?? .null)
     }
 
-    /// Parses a text message into a request. Anything else is refused: an error response
-    /// when the id can be read, then close 1008 with `refusal` (or the parse error).
-    private func readRequest(_ bytes: [UInt8], refusal: String?) -> (String, String, JSONValue?)? {
+    /// Parses the first message into a request. Anything else is refused: an error response
+    /// when the id can be read, then close 1008 with `refusal`.
+    private func readRequest(_ bytes: [UInt8], refusal: String) -> (String, String, JSONValue?)? {
         let json: JSONValue
         do {
             json = try JSONValue.parse(bytes)
         } catch {
             server.log.info("malformed JSON: \(error)", fields: logFields)
-            close(.policyViolation, refusal ?? "malformed JSON")
+            close(.policyViolation, refusal)
             return nil
         }
         do {
             let frame = try Frame(json: json)
             guard case .request(let id, let method, let params) = frame else {
-                close(.policyViolation, refusal ?? "clients send req frames only")
+                close(.policyViolation, refusal)
                 return nil
             }
             return (id, method, params)
         } catch {
             if let id = json["id"]?.stringValue { sendResponse(id: id, error: error) }
-            close(.policyViolation, refusal ?? error.message)
+            close(.policyViolation, refusal)
             return nil
         }
     }
@@ -218,9 +207,71 @@ final class Connection {
 
     // MARK: frames after hello-ok
 
+    /// Requests in flight that can be cancelled, by request id (an `agent` run until its final answer).
+    private var cancellable: [String: () -> Void] = [:]
+    /// Rejected frames logged so far; a client stuck sending garbage must not flood the journal.
+    private var rejectedLogged = 0
+    private static let rejectedLogLimit = 5
+
+    /// After hello-ok only WebSocket-level violations close the socket (as upstream): a frame
+    /// that is not valid JSON or not a valid `req`/`cancel` is answered with an error when its
+    /// id can be read, logged, and the connection stays.
     private func handleFrame(_ bytes: [UInt8]) {
-        guard let (id, method, params) = readRequest(bytes, refusal: nil) else { return }
-        server.dispatch(MethodCall(id: id, method: method, params: params ?? .object(JSONObject()), connection: self))
+        let json: JSONValue
+        do {
+            json = try JSONValue.parse(bytes)
+        } catch {
+            rejectFrame(RPCError(.invalidRequest, "malformed JSON: \(error)"), id: nil)
+            return
+        }
+        let frame: Frame
+        do {
+            frame = try Frame(json: json)
+        } catch {
+            rejectFrame(error, id: json["id"]?.stringValue)
+            return
+        }
+        switch frame {
+        case .request(let id, let method, let params):
+            server.dispatch(id: id, method: method, params: params ?? .object(JSONObject()), connection: self)
+        case .cancel(let id):
+            cancel(requestId: id)
+        case .response(let id, _, _, _):
+            rejectFrame(RPCError(.invalidRequest, "clients send req and cancel frames only"), id: id)
+        case .event:
+            rejectFrame(RPCError(.invalidRequest, "clients send req and cancel frames only"), id: nil)
+        }
+    }
+
+    private func rejectFrame(_ error: RPCError, id: String?) {
+        server.metrics.framesRejected &+= 1
+        if rejectedLogged < Self.rejectedLogLimit {
+            rejectedLogged += 1
+            let more = rejectedLogged == Self.rejectedLogLimit ? " (further rejected frames of this connection are not logged)" : ""
+            server.log.info("rejected frame: \(error.message)\(more)", fields: logFields)
+        }
+        if let id, !id.isEmpty { sendResponse(id: id, error: error) }
+    }
+
+    /// `cancel`: stops the named request if it can still be stopped; otherwise nothing happens.
+    private func cancel(requestId: String) {
+        guard let handler = cancellable.removeValue(forKey: requestId) else {
+            server.metrics.cancelsIgnored &+= 1
+            server.log.debug("cancel for \(requestId): nothing to cancel", fields: logFields)
+            return
+        }
+        server.metrics.cancelsApplied &+= 1
+        server.log.info("cancel for \(requestId)", fields: logFields)
+        handler()
+    }
+
+    /// Registers (or, with nil, forgets) what a `cancel` frame for `requestId` does.
+    func setCancelHandler(_ handler: (() -> Void)?, for requestId: String) {
+        if let handler {
+            cancellable[requestId] = handler
+        } else if !cancellable.isEmpty {
+            cancellable[requestId] = nil
+        }
     }
 
     // MARK: output
@@ -249,6 +300,8 @@ final class Connection {
     }
 
     func sendEvent(_ name: String, payload: JSONValue, stateVersion: StateVersion? = nil, withSeq: Bool = true) {
+        guard isOpen else { return }
+        server.metrics.eventSent(name)
         var s: Int64? = nil
         if withSeq {
             seq += 1
@@ -259,8 +312,14 @@ final class Connection {
 
     /// Sends a broadcast event whose JSON was encoded once for everyone: `prefix`
     /// is the frame without its closing brace; this connection's seq is spliced in.
-    func sendSharedEvent(prefix: [UInt8], unlessBacklogAbove backlogLimit: Int) {
-        guard phase == .ready, channel.bufferedBytes <= backlogLimit else { return }
+    /// Returns whether it was sent (false when closed or skipped for its backlog).
+    @discardableResult
+    func sendSharedEvent(prefix: [UInt8], unlessBacklogAbove backlogLimit: Int) -> Bool {
+        guard phase == .ready else { return false }
+        guard channel.bufferedBytes <= backlogLimit else {
+            server.metrics.stateEventsSkipped &+= 1
+            return false
+        }
         seq += 1
         var out = server.takeScratch()
         out.append(contentsOf: prefix)
@@ -269,6 +328,7 @@ final class Connection {
         out.append(UInt8(ascii: "}"))
         writeFrame(.text, out)
         server.returnScratch(out)
+        return true
     }
 
     private func sendJSON(_ value: JSONValue) {
@@ -284,6 +344,7 @@ final class Connection {
             FrameEncoder.append(opcode, payload: payload, to: &out)
         }
         if !ok && phase != .closing {
+            server.metrics.slowConsumerDisconnects &+= 1
             server.log.warning("slow consumer: closing (\(channel.bufferedBytes) bytes unsent)", fields: logFields)
             phase = .closing
             server.connectionClosing(self)

@@ -21,12 +21,17 @@ final class GatewayServer {
     private var connections: [String: Connection] = [:]
     private var readyClients = 0
     private var nextConnId: UInt64 = 1
-    private var methods: [String: (MethodCall) -> Void] = [:]
+    private var methods: [String: (handler: (MethodCall) -> Void, metricIndex: Int)] = [:]
+    /// Counters for `/metrics`, bumped on the loop thread.
+    let metrics = GatewayMetrics()
     private var authGuard: AuthGuard
     private(set) var originPolicy: OriginPolicy
     private(set) var stateVersion = StateVersion()
     private(set) var isReady = false
     private var stopping = false
+    var isStopping: Bool { stopping }
+    var openConnectionCount: Int { connections.count }
+    var clientCount: Int { readyClients }
     private var tickTimer: TimerID?
     private var statusDirty = false
     let startedWallMs = EventLoop.wallClockMs()
@@ -34,6 +39,12 @@ final class GatewayServer {
     let hostname: String
     let watchdogUsec: UInt64?
     var lastError: String?
+    /// `health.sessions`. The gateway keeps no sessions of its own, so until a session store
+    /// replaces this it reports none, at the path where upstream keeps the default agent's store.
+    lazy var sessionSummary: () -> SessionSummary = { [unowned self] in
+        SessionSummary(path: self.settings.paths.stateDir + "/agents/\(Self.defaultAgentId)/sessions/sessions.json",
+                       count: 0, recent: [])
+    }
     private lazy var logReader = LogTail(log: log, profile: settings.paths.profileLabel)
 
     struct Listener {
@@ -131,6 +142,7 @@ final class GatewayServer {
             }
             let id = "c\(nextConnId)"
             nextConnId += 1
+            metrics.connectionsAccepted &+= 1
             let connection = Connection(id: id, channel: channel, server: self)
             connections[id] = connection
             channel.onClose = { [unowned self] _ in self.connectionClosed(id) }
@@ -155,13 +167,20 @@ final class GatewayServer {
     }
 
     func authenticate(_ connection: Connection, requestId: String, params: JSONValue) {
-        let minP = params["minProtocol"]?.intValue ?? -1
-        let maxP = params["maxProtocol"]?.intValue ?? -1
-        guard minP <= WireProtocol.version && maxP >= WireProtocol.version else {
+        let role = params["role"]?.stringValue ?? "operator"
+        guard let negotiated = Admission.protocolVersion(params, role: role) else {
             connection.sendResponse(id: requestId, error: RPCError(
-                .invalidRequest, "protocol mismatch: this gateway speaks protocol \(WireProtocol.version)",
+                .invalidRequest, "protocol mismatch: this gateway speaks protocol \(WireProtocol.version)"
+                    + " (\(WireProtocol.legacyVersion) for probe clients and nodes)",
                 details: ["expectedProtocol": .int(WireProtocol.version)]))
             connection.close(.protocolError, "protocol mismatch")
+            return
+        }
+        guard Admission.roles.contains(role) else {
+            connection.sendResponse(id: requestId, error: RPCError(
+                .invalidRequest, "unknown role \"\(role)\": this gateway admits \(Admission.roles.joined(separator: " and "))",
+                details: ["field": "role"]))
+            connection.close(.policyViolation, "invalid connect params")
             return
         }
         guard let clientJSON = params["client"], let clientId = clientJSON["id"]?.stringValue, !clientId.isEmpty else {
@@ -186,9 +205,7 @@ final class GatewayServer {
                 return
             }
         }
-        let requested = params["scopes"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        let scopes = requested.isEmpty ? ["operator.read", "operator.write"] : requested
-        let role = params["role"]?.stringValue ?? "operator"
+        let scopes = Admission.scopes(requested: params["scopes"]?.arrayValue?.compactMap(\.stringValue) ?? [], role: role)
         let info = Connection.ClientInfo(
             id: clientId, version: clientJSON["version"]?.stringValue, platform: clientJSON["platform"]?.stringValue,
             mode: clientJSON["mode"]?.stringValue, displayName: clientJSON["displayName"]?.stringValue,
@@ -197,7 +214,8 @@ final class GatewayServer {
         connection.client = info
         connection.scopes = scopes
         presenceOrder.append(connection)  // the snapshot lists the new client too
-        connection.completeHandshake(hello: helloPayload(connection, role: role, scopes: scopes), requestId: requestId)
+        connection.completeHandshake(hello: helloPayload(connection, protocolVersion: negotiated, role: role, scopes: scopes),
+                                     requestId: requestId)
         log.info("client connected", fields: connection.logFields + [("OPENCLAW_METHOD", "connect"),
                                                                      ("OPENCLAW_CLIENT_MODE", info.mode ?? "")])
         presenceChanged()
@@ -210,14 +228,17 @@ final class GatewayServer {
         let error: RPCError
         switch authGuard.recordFailure(peer: peer, now: EventLoop.nowMs()) {
         case .refuse:
+            metrics.authFailed(code)
             log.warning("auth failed: \(code)", fields: connection.logFields + [("OPENCLAW_AUTH_ERROR", code)])
             error = RPCError(.forbidden, code.hasSuffix("MISSING") ? "gateway \(field) required" : "gateway \(field) mismatch",
                              details: ["code": .string(code)])
         case .startThrottling(let wait):
+            metrics.authFailed("AUTH_RATE_LIMITED")
             log.warning("auth failed: \(code); further failures from \(peer) are answered AUTH_RATE_LIMITED "
                         + "and not logged for \(wait / 1000) s", fields: connection.logFields + [("OPENCLAW_AUTH_ERROR", code)])
             error = Self.rateLimited(wait)
         case .throttled(let wait):
+            metrics.authFailed("AUTH_RATE_LIMITED")
             error = Self.rateLimited(wait)
         }
         connection.sendResponse(id: requestId, error: error)
@@ -229,10 +250,10 @@ final class GatewayServer {
                  details: ["code": "AUTH_RATE_LIMITED"], retryable: true, retryAfterMs: wait)
     }
 
-    private func helloPayload(_ connection: Connection, role: String, scopes: [String]) -> JSONValue {
+    private func helloPayload(_ connection: Connection, protocolVersion: Int64, role: String, scopes: [String]) -> JSONValue {
         [
             "type": "hello-ok",
-            "protocol": .int(WireProtocol.version),
+            "protocol": .int(protocolVersion),
             "server": ["version": .string(BuildInfo.version), "connId": .string(connection.id), "host": .string(hostname)],
             "features": ["methods": .array((Methods.all.filter { methods[$0] != nil }).map(JSONValue.string)),
                          "events": .array(Events.all.map(JSONValue.string))],
@@ -361,18 +382,6 @@ final class GatewayServer {
         broadcast(event: "health", payload: healthPayload(durationMs: 0), stateVersion: stateVersion, isState: true)
     }
 
-    func healthPayload(durationMs: Int64) -> JSONValue {
-        var entries: [(key: String, value: JSONValue)] = [
-            ("ok", .bool(isReady && !stopping && channels.isHealthy)),
-            ("ts", .int(EventLoop.wallClockMs())),
-            ("durationMs", .int(durationMs)),
-            ("uptimeMs", .int(uptimeMs)),
-        ]
-        if let link = channels.linkChannel() { entries.append(("linkChannel", link)) }
-        entries.append(("channels", channels.statusMap()))
-        return .object(JSONObject(entries))
-    }
-
     func broadcast(event: String, payload: JSONValue) {
         broadcast(event: event, payload: payload, stateVersion: nil)
     }
@@ -388,9 +397,11 @@ final class GatewayServer {
         var prefix = Frame.event(name: event, payload: payload, seq: nil, stateVersion: stateVersion).json.serialized()
         prefix.removeLast()  // the closing brace; seq goes in its place
         let backlogLimit = isState ? Self.stateEventBacklogLimit : Int.max
+        var sent = 0
         for connection in connections.values where connection.phase == .ready {
-            connection.sendSharedEvent(prefix: prefix, unlessBacklogAbove: backlogLimit)
+            if connection.sendSharedEvent(prefix: prefix, unlessBacklogAbove: backlogLimit) { sent += 1 }
         }
+        metrics.eventSent(event, count: sent)
     }
 
     private func tick() {
@@ -400,28 +411,28 @@ final class GatewayServer {
     // MARK: methods
 
     func registerMethod(_ name: String, _ handler: @escaping (MethodCall) -> Void) {
-        methods[name] = handler
+        methods[name] = (handler, GatewayMetrics.methodIndex(name))
     }
 
-    private static let writeMethods: Set<String> = ["send", "agent", "chat.send"]
-
-    func dispatch(_ call: MethodCall) {
-        guard let handler = methods[call.method] else {
-            if call.method == "connect" {
+    func dispatch(id: String, method: String, params: JSONValue, connection: Connection) {
+        let registered = methods[method]
+        let call = MethodCall(id: id, method: method, params: params, connection: connection, metrics: metrics,
+                              metricIndex: registered?.metricIndex ?? GatewayMetrics.otherMethod)
+        guard let registered else {
+            if method == "connect" {
                 call.fail(RPCError(.invalidRequest, "already connected"))
             } else {
-                call.fail(RPCError(.invalidRequest, "unknown method: \(call.method)"))
+                call.fail(RPCError(.invalidRequest, "unknown method: \(method)"))
             }
             return
         }
-        let needed = Self.writeMethods.contains(call.method) ? "operator.write" : "operator.read"
-        let scopes = call.scopes
-        guard scopes.contains(needed) || scopes.contains("operator.admin") else {
-            call.fail(RPCError(.forbidden, "\(call.method) needs scope \(needed)", details: ["code": "SCOPE_MISSING"]))
+        if let missing = Admission.missingScope(method: method, scopes: connection.scopes) {
+            call.fail(RPCError(.forbidden, "missing scope: \(missing) (\(method) needs it; connect with it in scopes)",
+                               details: ["code": "MISSING_SCOPE", "missingScope": .string(missing)]))
             return
         }
-        log.debug("request", fields: [("OPENCLAW_CONN_ID", call.connId), ("OPENCLAW_METHOD", call.method)])
-        handler(call)
+        log.debug("request", fields: [("OPENCLAW_CONN_ID", call.connId), ("OPENCLAW_METHOD", method)])
+        registered.handler(call)
     }
 
     private func registerCoreMethods() {
@@ -429,6 +440,8 @@ final class GatewayServer {
             let t0 = EventLoop.nowMs()
             call.respond(self.healthPayload(durationMs: EventLoop.nowMs() - t0))
         }
+        // No heartbeat runner here (upstream's periodic agent check-in): nothing has been sent.
+        registerMethod("last-heartbeat") { call in call.respond(.null) }
         registerMethod("status") { [unowned self] call in call.respond(self.statusPayload()) }
         registerMethod("system-presence") { [unowned self] call in call.respond(self.presenceList()) }
         registerMethod("channels.status") { [unowned self] call in call.respond(self.channels.statusMap()) }

@@ -1,5 +1,6 @@
 import GatewayProtocol
 import JSONCore
+import NetIO
 
 /// One request being answered. Handlers may answer later (after I/O) and, for
 /// `agent`, twice with the same id; if the caller has gone, answers are dropped.
@@ -9,13 +10,22 @@ final class MethodCall {
     let params: JSONValue
     private weak var connection: Connection?
     let connId: String
+    private let metrics: GatewayMetrics
+    /// `GatewayMetrics.methodLabels` index; the first answer is counted with its latency.
+    private let metricIndex: Int
+    private let startNs: Int64
+    private var counted = false
 
-    init(id: String, method: String, params: JSONValue, connection: Connection) {
+    init(id: String, method: String, params: JSONValue, connection: Connection, metrics: GatewayMetrics,
+         metricIndex: Int) {
         self.id = id
         self.method = method
         self.params = params
         self.connection = connection
         self.connId = connection.id
+        self.metrics = metrics
+        self.metricIndex = metricIndex
+        startNs = EventLoop.nowNs()
     }
 
     var isConnectionOpen: Bool { connection?.isOpen ?? false }
@@ -23,11 +33,26 @@ final class MethodCall {
     var clientId: String? { connection?.client?.id }
 
     func respond(_ payload: JSONValue) {
+        count(errorCode: nil)
         connection?.sendResponse(id: id, payload: payload)
     }
 
     func fail(_ error: RPCError) {
+        count(errorCode: error.code)
         connection?.sendResponse(id: id, error: error)
+    }
+
+    private func count(errorCode: String?) {
+        guard !counted else { return }
+        counted = true
+        metrics.observe(method: metricIndex, outcome: GatewayMetrics.outcomeIndex(errorCode: errorCode),
+                        elapsedNs: EventLoop.nowNs() - startNs)
+    }
+
+    /// What a `cancel` frame naming this request does while it runs; nil once it cannot be
+    /// cancelled any more (its final answer is out). Without one, `cancel` is ignored.
+    func onCancel(_ handler: (() -> Void)?) {
+        connection?.setCancelHandler(handler, for: id)
     }
 
     func sendEvent(_ name: String, payload: JSONValue) {

@@ -102,6 +102,8 @@ public final class GatewayConnection {
             let frame = try link.readFrame(until: deadline, what: what) { _ in true }
             switch frame {
             case nil:
+                // As upstream's client does: tell the gateway to stop working on it (best effort).
+                try? link.send(.cancel(id: id), deadline: monotonicMs() + 200)
                 throw .timeout(url: url, what: what)
             case .event(let name, let payload, _, _):
                 onEvent(name, payload)

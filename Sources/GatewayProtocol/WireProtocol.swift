@@ -3,6 +3,9 @@ import JSONCore
 /// Constants of the gateway wire protocol (PROTOCOL.md, upstream version 4).
 public enum WireProtocol {
     public static let version: Int64 = 4
+    /// The previous protocol, still admitted for `probe` clients and the `node` role
+    /// (as upstream does): the frames and the methods they use did not change.
+    public static let legacyVersion: Int64 = 3
     public static let defaultPort: Int = 18789
     public static let defaultBind = "127.0.0.1"
     /// Frames larger than this before hello-ok close the socket with 1009.
@@ -10,7 +13,7 @@ public enum WireProtocol {
 }
 
 /// Error codes a `res` frame can carry.
-public enum ErrorCode: String, Sendable {
+public enum ErrorCode: String, Sendable, CaseIterable {
     case invalidRequest = "INVALID_REQUEST"
     case unavailable = "UNAVAILABLE"
     case forbidden = "FORBIDDEN"
@@ -61,6 +64,9 @@ public struct RPCError: Error, Sendable, Equatable {
 /// One protocol frame. The gateway rejects frames whose `type` is missing or unknown.
 public enum Frame: Sendable, Equatable {
     case request(id: String, method: String, params: JSONValue?)
+    /// Client → gateway: stop working on the request `id` (upstream's client sends it when
+    /// a request times out or is aborted). Never answered; unknown ids are ignored.
+    case cancel(id: String)
     case response(id: String, ok: Bool, payload: JSONValue?, error: RPCError?)
     case event(name: String, payload: JSONValue?, seq: Int64?, stateVersion: StateVersion?)
 
@@ -81,6 +87,11 @@ public enum Frame: Sendable, Equatable {
                 throw RPCError(.invalidRequest, "request method must be a non-empty string")
             }
             self = .request(id: id, method: method, params: o["params"])
+        case "cancel":
+            guard let id = o["id"]?.stringValue, !id.isEmpty else {
+                throw RPCError(.invalidRequest, "cancel id must be a non-empty string")
+            }
+            self = .cancel(id: id)
         case "res":
             guard let id = o["id"]?.stringValue, let ok = o["ok"]?.boolValue else {
                 throw RPCError(.invalidRequest, "response needs id and ok")
@@ -105,6 +116,9 @@ public enum Frame: Sendable, Equatable {
             o["id"] = .string(id)
             o["method"] = .string(method)
             if let params { o["params"] = params }
+        case .cancel(let id):
+            o["type"] = "cancel"
+            o["id"] = .string(id)
         case .response(let id, let ok, let payload, let error):
             o["type"] = "res"
             o["id"] = .string(id)
@@ -144,7 +158,7 @@ public struct StateVersion: Sendable, Equatable {
 public enum Methods {
     public static let all = [
         "health", "status", "system-presence", "system-event", "logs.tail", "channels.status",
-        "send", "agent", "agent.wait", "sessions.list", "chat.history", "chat.send",
+        "send", "agent", "agent.wait", "sessions.list", "chat.history", "chat.send", "last-heartbeat",
     ]
 }
 

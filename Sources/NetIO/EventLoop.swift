@@ -59,6 +59,13 @@ public final class EventLoop {
         return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
     }
 
+    /// Nanoseconds on CLOCK_MONOTONIC, for latencies below a millisecond.
+    public static func nowNs() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+
     /// Milliseconds since the Unix epoch, for protocol timestamps.
     public static func wallClockMs() -> Int64 {
         var ts = timespec()

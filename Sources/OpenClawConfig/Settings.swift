@@ -5,6 +5,12 @@ public enum AuthMode: String, Sendable {
     case token, password, none
 }
 
+/// Who may read `GET /metrics` (`gateway.metrics`): loopback peers only (the default),
+/// any peer that can reach the port, or nobody.
+public enum MetricsAccess: String, Sendable {
+    case loopback, any, off
+}
+
 /// The gateway's effective settings: embedded defaults, then `openclaw.json`,
 /// then environment, then flags.
 public struct GatewaySettings: Sendable {
@@ -24,6 +30,7 @@ public struct GatewaySettings: Sendable {
     public var maxBufferedBytes: Int = 4 << 20
     /// Failed auth attempts allowed per peer address per minute before refusals are throttled.
     public var authFailuresPerMinute: Int = 10
+    public var metricsAccess: MetricsAccess = .loopback
     /// Shutdown drain bound; kept well below the unit's TimeoutStopSec.
     public var shutdownDrainMs: Int = 2_000
     /// `channels` object of the config file (each channel reads its own part).
@@ -116,6 +123,12 @@ public enum ConfigLoader {
         if let v = gateway["authFailuresPerMinute"] { settings.authFailuresPerMinute = try intValue(v, 1...10_000, "\(where_): gateway.authFailuresPerMinute") }
         if let v = gateway["allowedOrigins"] { settings.allowedOrigins = try stringList(v, "\(where_): gateway.allowedOrigins") }
         if let v = gateway["allowedHosts"] { settings.allowedHosts = try stringList(v, "\(where_): gateway.allowedHosts") }
+        if let v = gateway["metrics"] {
+            guard let s = v.stringValue, let access = MetricsAccess(rawValue: s) else {
+                throw ConfigError("\(where_): gateway.metrics must be \"loopback\", \"any\" or \"off\"")
+            }
+            settings.metricsAccess = access
+        }
         let auth = gateway["auth"] ?? .null
         if let v = auth["mode"] {
             guard let s = v.stringValue, let mode = AuthMode(rawValue: s) else {

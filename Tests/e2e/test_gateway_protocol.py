@@ -133,21 +133,27 @@ def test_non_connect_first_frame_is_closed_1008_others_keep_working(gateway):
     assert_still_serving(keeper)
 
 
-def test_malformed_json_first_and_after_hello(gateway):
+def test_malformed_json_first_frame_closes_1008(gateway):
     keeper, _ = handshake(gateway.url)
     ws = open_ws(gateway.url)
     recv_json(ws)
     ws.send("{not json")
     assert closed_code(ws) == 1008
-    ws2, _ = handshake(gateway.url)
-    ws2.send("[1,2,")
-    assert closed_code(ws2) == 1008
-    ws3, _ = handshake(gateway.url)
-    ws3.send(json.dumps({"id": "t", "method": "health"}))  # no type
-    res = recv_until(ws3, lambda f: f.get("type") == "res")
-    assert not res["ok"]
-    assert closed_code(ws3) == 1008
     assert_still_serving(keeper)
+
+
+def test_bad_frames_after_hello_are_answered_and_the_connection_stays(gateway):
+    """Upstream keeps the socket on a bad frame after hello-ok; only WebSocket-level violations close."""
+    ws, _ = handshake(gateway.url)
+    ws.send("[1,2,")  # malformed JSON, no id to answer
+    ws.send(json.dumps({"id": "t", "method": "health"}))  # no type: answered by id
+    res = recv_until(ws, lambda f: f.get("type") == "res" and f.get("id") == "t")
+    assert not res["ok"] and res["error"]["code"] == "INVALID_REQUEST"
+    ws.send(json.dumps({"type": "res", "id": "r", "ok": True}))  # not a client frame
+    res = recv_until(ws, lambda f: f.get("type") == "res" and f.get("id") == "r")
+    assert res["error"]["code"] == "INVALID_REQUEST" and "req and cancel" in res["error"]["message"]
+    assert_still_serving(ws)
+    assert "rejected frame: malformed JSON" in gateway.log_text()
 
 
 @pytest.mark.parametrize("token,code", [("wrong", "AUTH_TOKEN_MISMATCH"), (None, "AUTH_TOKEN_MISSING")])
@@ -187,7 +193,9 @@ def test_wrong_protocol_closes_1002(gateway):
     ws = open_ws(gateway.url)
     recv_json(ws)
     ws.send(json.dumps({"type": "req", "id": "c", "method": "connect",
-                        "params": client_params("test-token", minProtocol=1, maxProtocol=3)}))
+                        "params": client_params("test-token", minProtocol=1, maxProtocol=3,
+                                                client={"id": "cli", "version": "1", "platform": "linux",
+                                                        "mode": "cli"})}))
     res = recv_until(ws, lambda f: f.get("type") == "res")
     assert res["error"]["code"] == "INVALID_REQUEST"
     assert res["error"]["details"]["expectedProtocol"] == 4
@@ -307,7 +315,8 @@ def test_http_on_the_same_port(gateway):
                 data += chunk
 
     r = http(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-    assert r.startswith(b"HTTP/1.1 200") and r.endswith(b'{"ok":true}')
+    assert r.startswith(b"HTTP/1.1 200")
+    assert json.loads(r.split(b"\r\n\r\n", 1)[1]) == {"ok": True, "version": "0.1.0"}
     assert http(b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n").startswith(b"HTTP/1.1 404")
     bad = http(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                b"Sec-WebSocket-Version: 13\r\n\r\n")

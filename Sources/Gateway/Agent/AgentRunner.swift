@@ -132,6 +132,9 @@ final class AgentRunner {
             guard let k = params["idempotencyKey"]?.stringValue, !k.isEmpty else {
                 throw SendService.invalid("idempotencyKey", "required (a non-empty string; reuse it when retrying)")
             }
+            guard k.utf8.count <= 256, !k.utf8.contains(0) else {
+                throw SendService.invalid("idempotencyKey", "at most 256 bytes, without NUL (it becomes the run id)")
+            }
             key = k
             guard let m = params["message"]?.stringValue, !m.isEmpty else { throw SendService.invalid("message", "required (a non-empty string)") }
             _ = m
@@ -153,7 +156,7 @@ final class AgentRunner {
         }
         if let runId = byKey[key], let run = runs[runId] {
             call.respond(run.accepted)
-            if let final = run.final { answer(call, run: run, final: final) } else { run.callers.append(call) }
+            if let final = run.final { answer(call, run: run, final: final) } else { attach(call, to: run) }
             return
         }
         guard !stopped else {
@@ -164,17 +167,46 @@ final class AgentRunner {
             call.fail(RPCError(.unavailable, "too many agent runs queued; try again later", retryable: true, retryAfterMs: 5_000))
             return
         }
-        let run = Run(runId: SendService.newMessageId(channel: "run"), key: key,
-                      params: params, timeoutMs: timeoutMs)
+        // As upstream: the run id is the caller's idempotency key, so a client knows it before the answer.
+        let run = Run(runId: key, key: key, params: params, timeoutMs: timeoutMs)
         runs[run.runId] = run
         byKey[key] = run.runId
-        run.callers.append(call)
+        attach(call, to: run)
         call.respond(run.accepted)
         queue.append(run)
         if runningCount >= config.maxConcurrent {
             emit(run, stream: "lifecycle", ["phase": "queued", "position": JSONValue(queue.count)])
         }
         pump()
+    }
+
+    /// `call` gets the run's final answer; a `cancel` frame for it aborts the run.
+    private func attach(_ call: MethodCall, to run: Run) {
+        run.callers.append(call)
+        call.onCancel { [weak self, weak run] in
+            guard let self, let run else { return }
+            self.abort(run)
+        }
+    }
+
+    /// A client cancelled its `agent` request: a queued run is dropped, a running one's process
+    /// group is killed. The final answer (to every caller of the run) is `status: "aborted"` with
+    /// the output so far.
+    private func abort(_ run: Run) {
+        let error: JSONValue
+        switch run.phase {
+        case .finished:
+            return
+        case .queued:
+            queue.removeAll { $0 === run }
+            error = ["code": "ABORTED", "message": "the run was cancelled by the client before it started"]
+        case .running:
+            run.process?.terminate()
+            run.process = nil
+            error = ["code": "ABORTED", "message": "the run was cancelled by the client; its processes were killed"]
+        }
+        server.log.info("agent run \(run.runId) aborted by a cancel frame", fields: [("OPENCLAW_RUN_ID", run.runId)])
+        finish(run, status: "aborted", error: error)
     }
 
     /// `timeout` is in seconds (as upstream), 1 s … 24 h; nil when not given.
@@ -342,7 +374,9 @@ final class AgentRunner {
         var o = JSONObject()
         o["status"] = .string(status)
         o["runId"] = .string(run.runId)
-        o["result"] = ["text": .string(run.finalText)]
+        let text = run.finalText
+        // `payloads` as upstream shapes a reply (text parts); `text` is kept for this product's clients.
+        o["result"] = ["text": .string(text), "payloads": .array(text.isEmpty ? [] : [["text": .string(text)]])]
         if run.truncated { o["truncated"] = true }
         if let exitCode { o["exitCode"] = .int(Int64(exitCode)) }
         if let error { o["error"] = error }
@@ -353,6 +387,7 @@ final class AgentRunner {
         let phase: JSONValue = ["phase": status == "ok" ? "end" : "error", "status": .string(status)]
         emit(run, stream: status == "ok" ? "lifecycle" : "error", phase.merging(error))
         server.log.info("agent run \(run.runId) finished: \(status)", fields: [("OPENCLAW_RUN_ID", run.runId)])
+        server.metrics.agentRunFinished(status)
         let callers = run.callers
         run.callers.removeAll()
         for call in callers { answer(call, run: run, final: final) }
@@ -369,6 +404,7 @@ final class AgentRunner {
 
     /// A timed-out run answers `agent` with AGENT_TIMEOUT (details: the final snapshot); others with the snapshot.
     private func answer(_ call: MethodCall, run: Run, final: JSONValue) {
+        call.onCancel(nil)
         if run.timedOut {
             call.fail(RPCError(.agentTimeout, "the agent run \(run.runId) timed out after \(run.timeoutMs / 1000) s",
                                details: final, retryable: false))

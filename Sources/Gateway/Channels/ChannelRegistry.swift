@@ -192,6 +192,11 @@ final class ChannelRegistry {
         return .object(o)
     }
 
+    /// Each configured channel's link state, in config order (`/metrics`, `/readyz`).
+    func linkStates() -> [(id: String, label: String, linked: Bool, connected: Bool)] {
+        entries.map { ($0.channel.id, $0.channel.label, $0.channel.state.linked, $0.channel.state.connected) }
+    }
+
     /// False while any configured channel is not linked (O2: `health.ok`).
     var isHealthy: Bool {
         entries.allSatisfy { $0.channel.state.linked }

@@ -74,13 +74,18 @@ final class SendService {
         do {
             request = try Self.parse(call.params)
         } catch {
+            server.metrics.sendFinished(error.code)
             call.fail(error)
             return
         }
-        deliver(request) { result in
+        deliver(request) { [server] result in
             switch result {
-            case .success(let payload): call.respond(payload)
-            case .failure(let error): call.fail(error)
+            case .success(let payload):
+                server.metrics.sendFinished("ok")
+                call.respond(payload)
+            case .failure(let error):
+                server.metrics.sendFinished(error.code)
+                call.fail(error)
             }
         }
     }

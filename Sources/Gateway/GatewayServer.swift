@@ -39,12 +39,6 @@ final class GatewayServer {
     let hostname: String
     let watchdogUsec: UInt64?
     var lastError: String?
-    /// `health.sessions`. The gateway keeps no sessions of its own, so until a session store
-    /// replaces this it reports none, at the path where upstream keeps the default agent's store.
-    lazy var sessionSummary: () -> SessionSummary = { [unowned self] in
-        SessionSummary(path: self.settings.paths.stateDir + "/agents/\(Self.defaultAgentId)/sessions/sessions.json",
-                       count: 0, recent: [])
-    }
     private lazy var logReader = LogTail(log: log, profile: settings.paths.profileLabel)
 
     struct Listener {

@@ -30,10 +30,18 @@ struct SessionSummary {
 /// This gateway's own fields (`ok`, `uptimeMs`, `linkChannel`, `channels`) plus the ones
 /// upstream's clients decode, each filled with what is true here: one agent (`main`, the
 /// configured CLI backend), no heartbeat runner (`heartbeatSeconds: 0`, heartbeat disabled),
-/// the channels in config order with their labels, and the session summary from
-/// `sessionSummary` (the session store's, once there is one).
+/// the channels in config order with their labels, and the session store's summary.
 extension GatewayServer {
     static let defaultAgentId = "main"
+
+    /// `health.sessions` from the session store (`<stateDir>/sessions`, one transcript per session).
+    func sessionSummary() -> SessionSummary {
+        guard let store = sessions else {
+            return SessionSummary(path: settings.paths.stateDir + "/" + SessionStore.directoryName, count: 0, recent: [])
+        }
+        return SessionSummary(path: store.directory, count: store.count,
+                              recent: store.recent(limit: SessionSummary.recentLimit).map { ($0.key, $0.updatedMs) })
+    }
 
     func healthPayload(durationMs: Int64) -> JSONValue {
         let now = EventLoop.wallClockMs()

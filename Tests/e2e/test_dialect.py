@@ -110,7 +110,7 @@ def test_health_has_upstream_fields_and_keeps_its_own(gateway):
         assert health["channelOrder"] == [] and health["channelLabels"] == {}
         assert health["heartbeatSeconds"] == 0 and health["defaultAgentId"] == "main"
         sessions = health["sessions"]
-        assert sessions == {"path": f"{gateway.state}/agents/main/sessions/sessions.json", "count": 0, "recent": []}
+        assert sessions == {"path": f"{gateway.state}/sessions", "count": 0, "recent": []}
         assert health["agents"] == [{"agentId": "main", "isDefault": True,
                                      "heartbeat": {"enabled": False, "every": "disabled", "everyMs": None},
                                      "sessions": sessions}]

@@ -8,7 +8,7 @@ PIP_TEST := websockets pytest prometheus_client
 PYTHON ?= python3
 FUZZ_SECONDS ?= 30
 
-.PHONY: run test deps-run deps-test build build-release unit e2e fuzz bench deb test-system clean
+.PHONY: run test deps-run deps-test build build-release unit e2e autobahn fuzz bench soak deb test-system clean
 
 deps-run:
 	@dpkg -s $(APT_RUN) >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_RUN); }
@@ -28,11 +28,12 @@ build-release: deps-run
 run: build
 	$$($(SWIFT) build --show-bin-path)/openclaw gateway
 
-## The whole suite: unit tests, fuzzing (bounded), end-to-end, and the booted-systemd suite.
+## The whole suite: unit tests, fuzzing (bounded), end-to-end, Autobahn, and the booted-systemd suite.
 test: deps-test
 	$(MAKE) unit
 	$(MAKE) fuzz
 	$(MAKE) e2e
+	$(MAKE) autobahn
 	$(MAKE) test-system
 
 unit: deps-run
@@ -41,6 +42,12 @@ unit: deps-run
 
 e2e: build
 	OPENCLAW_BIN=$$($(SWIFT) build --show-bin-path)/openclaw $(PYTHON) -m pytest -q Tests/e2e
+
+## The Autobahn TestSuite (cases 1-10, about a minute) against an echo server on the codec and reactor.
+## The first run installs wstest (Python 2.7) under /var/cache/openclaw-gateway-tests/autobahn (OPENCLAW_TEST_CACHE).
+autobahn: deps-run
+	$(SWIFT) build --product AutobahnEcho
+	AUTOBAHN_ECHO=$$($(SWIFT) build --show-bin-path)/AutobahnEcho $(PYTHON) -m pytest -q -s Tests/autobahn
 
 fuzz:
 	scripts/fuzz.sh $(FUZZ_SECONDS)

@@ -43,6 +43,9 @@ let package = Package(
             "Gateway", "GatewayClient", "ServiceManager", "GatewayProtocol", "JSONCore", "SystemdKit", "OpenClawConfig",
         ]),
         .executableTarget(name: "openclaw", dependencies: ["OpenClawCLI"]),
+        // Test-only echo server on the codec and reactor, driven by the Autobahn TestSuite
+        // (Tests/autobahn); no product names it, so the package and the .deb never ship it.
+        .executableTarget(name: "AutobahnEcho", dependencies: ["WebSocketCodec", "NetIO"], path: "Tests/AutobahnEcho"),
 
         .testTarget(name: "WebSocketCodecTests", dependencies: ["WebSocketCodec"]),
         .testTarget(name: "JSONCoreTests", dependencies: ["JSONCore"]),

@@ -45,6 +45,9 @@ public struct WebSocketParser: Sendable {
     private var messageOpcode: Opcode?
     private var fragments: [UInt8] = []
     private var utf8 = UTF8Validator()
+    /// Payload bytes of the text frame at `readIndex` already checked by `utf8`
+    /// while the rest of that frame was still on its way.
+    private var validatedPrefix = 0
     private var failure: WebSocketProtocolError?
 
     /// Capacity above which the buffer is released rather than kept for reuse,
@@ -79,6 +82,7 @@ public struct WebSocketParser: Sendable {
             buffer = []
             readIndex = 0
             fragments = []
+            validatedPrefix = 0
             throw error
         }
     }
@@ -155,8 +159,17 @@ public struct WebSocketParser: Sendable {
             let keyOffset = readIndex + headerLength
             if masked { headerLength += 4 }
             let payloadLength = Int(length)
-            guard available >= headerLength + payloadLength else { return nil }
             let payloadStart = readIndex + headerLength
+            let isTextFrame = opcode == .text || (opcode == .continuation && messageOpcode == .text)
+            if opcode == .text && validatedPrefix == 0 { utf8 = UTF8Validator() }
+            guard available >= headerLength + payloadLength else {
+                if isTextFrame && available > headerLength {
+                    try validatePartial(payloadStart: payloadStart, keyOffset: masked ? keyOffset : nil)
+                }
+                return nil
+            }
+            let checked = validatedPrefix
+            validatedPrefix = 0
             readIndex = payloadStart + payloadLength
             let key: UInt32? = masked
                 ? buffer.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: keyOffset, as: UInt32.self) } : nil
@@ -173,24 +186,21 @@ public struct WebSocketParser: Sendable {
             if fin && opcode != .continuation {
                 let payload = extract(from: payloadStart, count: payloadLength, key: key)
                 guard opcode == .text else { return .binary(payload) }
-                utf8 = UTF8Validator()
-                guard payload.withUnsafeBytes({ utf8.consume($0) }) && utf8.isAtBoundary else {
+                let valid = payload.withUnsafeBytes { utf8.consume(UnsafeRawBufferPointer(rebasing: $0[checked...])) }
+                guard valid && utf8.isAtBoundary else {
                     throw WebSocketProtocolError(.invalidPayload, "text message is not valid UTF-8")
                 }
                 return .text(payload)
             }
 
-            if opcode != .continuation {
-                messageOpcode = opcode
-                utf8 = UTF8Validator()
-            }
+            if opcode != .continuation { messageOpcode = opcode }
             let start = fragments.count
             fragments.append(contentsOf: buffer[payloadStart..<(payloadStart + payloadLength)])
             let isText = messageOpcode == .text
             let valid = fragments.withUnsafeMutableBytes { raw in
                 let tail = UnsafeMutableRawBufferPointer(rebasing: raw[start...])
                 if let key { Self.unmask(tail.baseAddress, count: tail.count, key: key) }
-                return !isText || utf8.consume(UnsafeRawBufferPointer(tail))
+                return !isText || utf8.consume(UnsafeRawBufferPointer(rebasing: tail[checked...]))
             }
             guard valid else { throw WebSocketProtocolError(.invalidPayload, "text message is not valid UTF-8") }
             guard fin else { continue }
@@ -203,6 +213,23 @@ public struct WebSocketParser: Sendable {
                 throw WebSocketProtocolError(.invalidPayload, "text message ends inside a UTF-8 sequence")
             }
             return .text(message)
+        }
+    }
+
+    /// Checks the part of a text frame that has arrived so far, so invalid
+    /// UTF-8 is refused when its bytes arrive, not when the frame completes
+    /// (Autobahn 6.4.3/6.4.4). Copies only the new bytes; a frame that arrives
+    /// whole never comes here.
+    private mutating func validatePartial(payloadStart: Int, keyOffset: Int?) throws(WebSocketProtocolError) {
+        let from = payloadStart + validatedPrefix
+        guard from < buffer.count else { return }
+        var chunk = Array(buffer[from...])
+        if let keyOffset {
+            for i in chunk.indices { chunk[i] ^= buffer[keyOffset + ((validatedPrefix + i) & 3)] }
+        }
+        validatedPrefix += chunk.count
+        guard chunk.withUnsafeBytes({ utf8.consume($0) }) else {
+            throw WebSocketProtocolError(.invalidPayload, "text message is not valid UTF-8")
         }
     }
 

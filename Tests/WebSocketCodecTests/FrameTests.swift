@@ -195,6 +195,24 @@ private let hello = Array("Hello".utf8)
         #expect(parse(.server, [frame(1, [0x41, 0xED, 0xA0, 0x80], fin: false)[...]]).closeCode == 1007)
     }
 
+    @Test func invalidUTF8FailsBeforeItsFrameCompletes() {
+        // Autobahn 6.4.3/6.4.4: one text frame arriving in pieces; the bad bytes
+        // (a surrogate) are refused when they arrive, the rest of the frame never does.
+        for (opening, fin) in [(UInt8(1), true), (1, false)] {
+            let bytes = frame(opening, Array("κόσμε".utf8) + [0xED, 0xA0, 0x80] + Array("edited".utf8), fin: fin)
+            let headerAndGood = bytes.count - 6 - 3
+            #expect(parse(.server, [bytes[..<headerAndGood], bytes[headerAndGood..<(headerAndGood + 3)]]).closeCode == 1007)
+            #expect(parse(.server, [bytes[..<headerAndGood]]) == Outcome())
+        }
+        // Inside a continuation frame of a text message, unmasked (client role) too.
+        let continued = frame(1, [0x41], fin: false, mask: false) + frame(0, [0x42, 0xF4, 0x90, 0x80, 0x80, 0x43], mask: false)
+        #expect(parse(.client, [continued[..<(continued.count - 2)]]).closeCode == 1007)
+        // A valid text frame in pieces is still one message (every split: see parseEverySplit).
+        let fine = Array("κόσμε ✓ text".utf8)
+        #expect(parseEverySplit(.server, frame(1, fine)) == Outcome(messages: [.text(fine)]))
+        #expect(parseEverySplit(.server, frame(1, fine, fin: false) + frame(0, fine)) == Outcome(messages: [.text(fine + fine)]))
+    }
+
     @Test func closeFrames() {
         #expect(parseEverySplit(.server, frame(8, [])) == Outcome(messages: [.close(code: nil, reason: "")]))
         #expect(parseEverySplit(.server, frame(8, [0x03])).closeCode == 1002)

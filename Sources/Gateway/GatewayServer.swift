@@ -18,6 +18,8 @@ final class GatewayServer {
     var channels: ChannelRegistry!
     /// Sessions and transcripts (set up with messaging; `health` and `status` read it).
     var sessions: SessionStore!
+    /// Durable stores whose condition `health` and `status` report (see `StoreHealth`).
+    var stores: [StoreHealth] = []
     private var connections: [String: Connection] = [:]
     private var readyClients = 0
     private var nextConnId: UInt64 = 1
@@ -469,6 +471,7 @@ final class GatewayServer {
         o["clients"] = .int(Int64(readyClients))
         if let link = channels.linkChannel() { o["linkChannel"] = link }
         o["channels"] = channels.statusMap()
+        o["storage"] = StoreHealth.json(stores)
         o["auth"] = ["mode": .string(effectiveAuthMode.rawValue)]
         if let lastError { o["lastError"] = .string(lastError) }
         return .object(o)

@@ -27,7 +27,7 @@ struct SessionSummary {
 
 /// The `health` payload (also hello-ok's `snapshot.health` and the `health` event).
 ///
-/// This gateway's own fields (`ok`, `uptimeMs`, `linkChannel`, `channels`) plus the ones
+/// This gateway's own fields (`ok`, `uptimeMs`, `linkChannel`, `channels`, `storage`) plus the ones
 /// upstream's clients decode, each filled with what is true here: one agent (`main`, the
 /// configured CLI backend), no heartbeat runner (`heartbeatSeconds: 0`, heartbeat disabled),
 /// the channels in config order with their labels, and the session store's summary.
@@ -48,7 +48,7 @@ extension GatewayServer {
         let links = channels.linkStates()
         let sessions = sessionSummary().json(nowMs: now)
         var entries: [(key: String, value: JSONValue)] = [
-            ("ok", .bool(isReady && !isStopping && channels.isHealthy)),
+            ("ok", .bool(isReady && !isStopping && channels.isHealthy && stores.allSatisfy(\.isHealthy))),
             ("ts", .int(now)),
             ("durationMs", .int(durationMs)),
             ("uptimeMs", .int(uptimeMs)),
@@ -66,6 +66,7 @@ extension GatewayServer {
             "sessions": sessions,
         ]]))
         entries.append(("sessions", sessions))
+        entries.append(("storage", StoreHealth.json(stores)))
         return .object(JSONObject(entries))
     }
 }

@@ -18,8 +18,8 @@ private final class TempDir {
 
     /// Runs `steps` on a ledger that is then dropped (as a crash would leave it) and opens the file again.
     func reopen(after steps: (SendLedger) throws -> Void) throws -> SendLedger {
-        try steps(try SendLedger(path: ledger))
-        return try SendLedger(path: ledger)
+        try steps(SendLedger(path: ledger))
+        return SendLedger(path: ledger)
     }
 }
 
@@ -88,14 +88,14 @@ private let result: JSONValue = ["messageId": "irc-1", "channel": "irc", "to": "
         }
         // A crash in the middle of writing the done record.
         append(dir.ledger, #"{"op":"done","key":"k","ts":5,"result":{"messageId":"ir"#)
-        let l = try SendLedger(path: dir.ledger)
+        let l = SendLedger(path: dir.ledger)
         #expect(l.skippedOnLoad == 1)
         #expect(l.lookup(key: "k", hash: "h") == .inDoubt(messageId: "irc-1"))
         #expect(readFile(dir.ledger).hasSuffix("\n"))
         // Appends after the repair are readable.
         try l.begin(key: "k2", hash: "h2", messageId: "irc-2", channel: "irc", to: "#ops")
         try l.complete(key: "k2", result: result)
-        let again = try SendLedger(path: dir.ledger)
+        let again = SendLedger(path: dir.ledger)
         #expect(again.skippedOnLoad == 0)
         #expect(again.lookup(key: "k2", hash: "h2") == .done(result))
     }
@@ -104,7 +104,7 @@ private let result: JSONValue = ["messageId": "irc-1", "channel": "irc", "to": "
         let dir = TempDir()
         append(dir.ledger, "garbage\n")
         append(dir.ledger, ##"{"op":"begin","key":"k","hash":"h","id":"irc-9","channel":"irc","to":"#ops","ts":1}"## + "\n")
-        let l = try SendLedger(path: dir.ledger, now: { 2 })
+        let l = SendLedger(path: dir.ledger, now: { 2 })
         #expect(l.skippedOnLoad == 1)
         #expect(l.lookup(key: "k", hash: "h") == .fresh(messageId: "irc-9"))
     }
@@ -112,7 +112,7 @@ private let result: JSONValue = ["messageId": "irc-1", "channel": "irc", "to": "
     @Test func entriesExpireAfterTheTTL() throws {
         let dir = TempDir()
         var now: Int64 = 1_000
-        let l = try SendLedger(path: dir.ledger, ttlMs: 500, now: { now })
+        let l = SendLedger(path: dir.ledger, ttlMs: 500, now: { now })
         try begin(l)
         try l.complete(key: "k", result: result)
         now = 1_400
@@ -120,14 +120,14 @@ private let result: JSONValue = ["messageId": "irc-1", "channel": "irc", "to": "
         now = 1_600
         #expect(l.lookup(key: "k", hash: "other") == .fresh(messageId: nil))
         // Expired entries are not loaded either.
-        let reopened = try SendLedger(path: dir.ledger, ttlMs: 500, now: { now })
+        let reopened = SendLedger(path: dir.ledger, ttlMs: 500, now: { now })
         #expect(reopened.count == 0)
     }
 
     @Test func boundedAndCompacts() throws {
         let dir = TempDir()
         var now: Int64 = 0
-        let l = try SendLedger(path: dir.ledger, maxEntries: 20, compactAfter: 64, now: { now })
+        let l = SendLedger(path: dir.ledger, maxEntries: 20, compactAfter: 64, now: { now })
         for i in 0..<200 {
             now = Int64(i)
             try l.begin(key: "k\(i)", hash: "h", messageId: "irc-\(i)", channel: "irc", to: "#ops")
@@ -139,7 +139,7 @@ private let result: JSONValue = ["messageId": "irc-1", "channel": "irc", "to": "
         #expect(l.recordCount <= 100)
         let lines = readFile(dir.ledger).split(separator: "\n").count
         #expect(lines == l.recordCount)
-        let reopened = try SendLedger(path: dir.ledger, maxEntries: 20, compactAfter: 64, now: { now })
+        let reopened = SendLedger(path: dir.ledger, maxEntries: 20, compactAfter: 64, now: { now })
         #expect(reopened.lookup(key: "k199", hash: "h") == .done(result))
         #expect(reopened.lookup(key: "k0", hash: "h") == .fresh(messageId: nil))
     }

@@ -1,6 +1,7 @@
 import Glibc
 import GatewayProtocol
 import JSONCore
+import NetIO
 import OpenClawConfig
 
 /// Registers `send`, `agent` and `agent.wait`. The send ledger is opened once
@@ -11,14 +12,10 @@ enum Messaging {
     static func install(on server: GatewayServer) throws(ConfigError) {
         let dir = server.settings.paths.stateDir
         if mkdir(dir, 0o700) != 0 && errno != EEXIST {
-            throw ConfigError("cannot create the state directory \(dir): \(String(cString: strerror(errno)))")
+            // Not fatal: the ledger reports the fault (health, refused sends) and retries.
+            server.log.error("cannot create the state directory \(dir): \(String(cString: strerror(errno)))")
         }
-        let ledger: SendLedger
-        do {
-            ledger = try SendLedger(path: dir + "/" + ledgerFile)
-        } catch {
-            throw ConfigError("send ledger: \(error)")
-        }
+        let ledger = SendLedger(path: dir + "/" + ledgerFile)
         if ledger.skippedOnLoad > 0 {
             server.log.warning("send ledger: skipped \(ledger.skippedOnLoad) torn or unreadable line(s) in \(ledger.path)")
         }
@@ -26,13 +23,9 @@ enum Messaging {
         if crashHook {
             server.log.warning("OPENCLAW_TEST_CRASH_AFTER_LEDGER_WRITE=1: test-only hook, the gateway kills itself after the next send's ledger write")
         }
-        do {
-            server.sessions = try SessionStore(stateDir: dir)
-        } catch {
-            throw ConfigError("sessions: \(error)")
-        }
-        SessionMethods.register(on: server, store: server.sessions)
+        installSessions(on: server, stateDir: dir)
         let sender = SendService(server: server, ledger: ledger, crashAfterLedgerWrite: crashHook)
+        server.stores.append(StoreHealth(name: "sendLedger", path: ledger.path) { ledger.fault.map { ($0.cause, $0.sinceMs) } })
         server.registerMethod("send") { call in sender.handle(call) }
 
         let agents = try AgentRunner(server: server, sender: sender)
@@ -40,6 +33,31 @@ enum Messaging {
         server.registerMethod("agent.wait") { call in agents.handleWait(call) }
         server.channels.onStop.append { agents.stopAll() }
         server.channels.reloadSteps.append(agents.prepareReload)
+    }
+}
+
+extension Messaging {
+    /// Opens the session store; when its directory cannot be opened the gateway
+    /// still starts, `storage.sessions` shows why, and the store is retried every
+    /// `SendService.recoveryIntervalMs` until it opens.
+    static func installSessions(on server: GatewayServer, stateDir: String) {
+        let store: SessionStore
+        do {
+            store = try SessionStore(stateDir: stateDir)
+        } catch {
+            server.log.error("sessions: \(error); retrying every \(SendService.recoveryIntervalMs / 1000) s")
+            store = SessionStore(unavailable: stateDir, cause: error.description)
+            var timer: TimerID?
+            timer = server.loop.scheduleRepeating(everyMs: SendService.recoveryIntervalMs) { [unowned server] in
+                guard store.reopen(), let t = timer else { return }
+                server.loop.cancel(t)
+                server.log.info("sessions: \(store.directory) is usable again")
+                server.healthDidChange()
+            }
+        }
+        server.sessions = store
+        server.stores.append(StoreHealth(name: "sessions", path: store.directory) { store.fault })
+        SessionMethods.register(on: server, store: store)
     }
 }
 
@@ -63,10 +81,42 @@ final class SendService {
     /// Callers waiting on a key this process is sending right now.
     private var waiters: [String: [(Result<JSONValue, RPCError>) -> Void]] = [:]
 
+    /// Retries `ledger.recover()` while the ledger is faulted.
+    private var recoveryTimer: TimerID?
+    static let recoveryIntervalMs: Int64 = 2000
+
     init(server: GatewayServer, ledger: SendLedger, crashAfterLedgerWrite: Bool) {
         self.server = server
         self.ledger = ledger
         self.crashAfterLedgerWrite = crashAfterLedgerWrite
+        ledger.onFaultChange = { [unowned self] fault in self.ledgerFaultChanged(fault) }
+        if let fault = ledger.fault { ledgerFaultChanged(fault) }
+    }
+
+    /// Logs the fault or the recovery, updates `health`, and keeps retrying
+    /// while faulted, so the ledger records again by itself once space returns.
+    private func ledgerFaultChanged(_ fault: SendLedger.Fault?) {
+        if let fault {
+            server.log.error("send ledger: \(fault.cause); sends are refused until it can record again",
+                             fields: [("OPENCLAW_LEDGER", ledger.path)])
+            if recoveryTimer == nil {
+                recoveryTimer = server.loop.scheduleRepeating(everyMs: Self.recoveryIntervalMs) { [unowned self] in
+                    self.ledger.recover()
+                }
+            }
+        } else {
+            server.log.info("send ledger: recording again in \(ledger.path)", fields: [("OPENCLAW_LEDGER", ledger.path)])
+            if let timer = recoveryTimer { server.loop.cancel(timer) }
+            recoveryTimer = nil
+        }
+        server.healthDidChange()
+    }
+
+    /// The refusal while the ledger cannot record: nothing is sent unrecorded.
+    private func ledgerUnavailable(_ fault: SendLedger.Fault) -> RPCError {
+        RPCError(.unavailable, "the send ledger cannot record, so nothing was sent: \(fault.cause) "
+                    + "(free space or make \(ledger.path) writable; the gateway retries by itself)",
+                 details: ["cause": .string(fault.cause), "ledger": .string(ledger.path)], retryable: true)
     }
 
     func handle(_ call: MethodCall) {
@@ -146,6 +196,10 @@ final class SendService {
             }
             channel = c
         }
+        if let fault = ledger.fault, !ledger.recover() {
+            completion(.failure(ledgerUnavailable(ledger.fault ?? fault)))
+            return
+        }
         let key = request.idempotencyKey
         var messageId: String?
         switch ledger.lookup(key: key, hash: request.hash) {
@@ -179,8 +233,7 @@ final class SendService {
         do {
             try ledger.begin(key: key, hash: request.hash, messageId: id, channel: channel.id, to: request.to)
         } catch {
-            server.log.error("send ledger: \(error)")
-            completion(.failure(RPCError(.unavailable, "cannot record the send durably: \(error)", retryable: true)))
+            completion(.failure(ledgerUnavailable(ledger.fault ?? SendLedger.Fault(cause: error.description, sinceMs: 0))))
             return
         }
         if crashAfterLedgerWrite {
@@ -190,26 +243,19 @@ final class SendService {
         waiters[key] = [completion]
         let fields = [("OPENCLAW_CHANNEL", channel.id), ("OPENCLAW_MESSAGE_ID", id)]
         channel.send(outbound, willWrite: { [unowned self] in
-            do {
-                try self.ledger.handOff(key: key)
-                return true
-            } catch {
-                // Sending without a durable hand-off could deliver twice after a crash: refuse instead.
-                self.server.log.error("send ledger: \(error)", fields: fields)
-                return false
-            }
+            // Sending without a durable hand-off could deliver twice after a crash: refuse instead
+            // (the fault is logged and reported by ledgerFaultChanged).
+            do { try self.ledger.handOff(key: key) } catch { return false }
+            return true
         }) { [unowned self] result in
             let outcome: Result<JSONValue, RPCError>
             switch result {
             case .success(let delivery):
                 let payload: JSONValue = ["messageId": .string(id), "channel": .string(channel.id), "to": .string(request.to),
                                           "deliveredAt": .int(delivery.deliveredAtMs)]
-                do {
-                    try self.ledger.complete(key: key, result: payload)
-                } catch {
-                    // Delivered: answer success; on disk it stays in doubt, which can only prevent a duplicate.
-                    self.server.log.error("send ledger: \(error)", fields: fields)
-                }
+                // Delivered: answer success even if `done` cannot be recorded (the fault is
+                // reported); on disk it stays in doubt until a rewrite, which can only prevent a duplicate.
+                try? self.ledger.complete(key: key, result: payload)
                 self.server.log.info("sent \(id) to \(request.to)", fields: fields)
                 outcome = .success(payload)
             case .failure(.inDoubt(let reason)):
@@ -217,8 +263,10 @@ final class SendService {
                 self.server.log.warning("send \(id) in doubt: \(reason)", fields: fields)
                 outcome = .failure(ChannelSendError.inDoubt(reason).rpcError)
             case .failure(let error):
-                do { try self.ledger.abort(key: key) } catch { self.server.log.error("send ledger: \(error)", fields: fields) }
-                outcome = .failure(error.rpcError)
+                // A ledger fault now means the hand-off could not be recorded: say so rather than the channel's words.
+                let fault = self.ledger.fault
+                try? self.ledger.abort(key: key)
+                outcome = .failure(fault.map(self.ledgerUnavailable) ?? error.rpcError)
             }
             let callbacks = self.waiters.removeValue(forKey: key) ?? []
             for callback in callbacks { callback(outcome) }

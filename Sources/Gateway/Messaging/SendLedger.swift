@@ -30,136 +30,133 @@ import NetIO
 /// finished ones are dropped first), and the file is rewritten with only the
 /// live entries (temp file, fsync, rename, fsync of the directory) when stale
 /// records outnumber live ones. A torn last line (crash mid-write) is ignored
-/// and truncated away on load; its step never completed, so the previous
+/// and rewritten away on load; its step never completed, so the previous
 /// record of that key still holds.
+///
+/// **Faults.** When the file cannot be read, opened, written or fsynced (a full
+/// disk, EIO, a read-only state dir), the ledger does not throw the gateway
+/// out: it records the cause in `fault`, every step refuses with it (so no
+/// send goes out unrecorded), and `recover()` — called on a timer and before
+/// each send — rewrites the file from memory (whatever a failed write left
+/// half-done is dropped) and clears the fault once the disk takes it again.
 final class SendLedger {
-    enum Phase: Equatable {
-        case begun
-        case handedOff
-        case done(JSONValue)
-    }
-
-    struct Entry: Equatable {
-        let key: String
-        let hash: String
-        let messageId: String
-        let channel: String
-        let to: String
-        let createdMs: Int64
-        var phase: Phase
-        /// Begun by this process (so still in flight here), rather than loaded from disk.
-        var live: Bool
-    }
-
-    enum Lookup: Equatable {
-        /// Not sent before: send it under this messageId (a fresh one, or the one a
-        /// crashed process recorded before sending anything).
-        case fresh(messageId: String?)
-        case conflict
-        case done(JSONValue)
-        /// This process is sending it right now.
-        case inFlight
-        case inDoubt(messageId: String)
-    }
+    typealias Entry = SendLedgerState.Entry
+    typealias Lookup = SendLedgerState.Lookup
 
     struct LedgerError: Error, CustomStringConvertible {
         let description: String
     }
 
+    /// Why the ledger cannot record right now.
+    struct Fault: Equatable {
+        let cause: String
+        let sinceMs: Int64
+    }
+
     let path: String
-    let ttlMs: Int64
-    let maxEntries: Int
     /// Below this many records the file is never rewritten.
     let compactAfter: Int
     private let now: () -> Int64
     private var fd: Int32 = -1
-    private var entries: [String: Entry] = [:]
-    /// Records in the file (for deciding when to compact).
-    private(set) var recordCount = 0
-    /// Lines skipped on load (torn tail, corruption), for the log.
-    private(set) var skippedOnLoad = 0
+    private var state: SendLedgerState
+    /// False until the file has been read once: until then nothing is known about past sends.
+    private var loaded = false
+    /// The file may hold a torn or lost record: the next successful open rewrites it from memory.
+    private var needsRewrite = false
+    /// Set while records cannot be made durable; sends are refused meanwhile.
+    private(set) var fault: Fault?
+    /// Called when `fault` appears or clears (for `health` and the log).
+    var onFaultChange: ((Fault?) -> Void)?
 
+    /// Never throws: a ledger that cannot be read or written starts in `fault`
+    /// and keeps trying (`recover()`), so the gateway serves everything else.
     init(path: String, ttlMs: Int64 = 24 * 3600 * 1000, maxEntries: Int = 10_000, compactAfter: Int = 1024,
-         now: @escaping () -> Int64 = EventLoop.wallClockMs) throws(LedgerError) {
+         now: @escaping () -> Int64 = EventLoop.wallClockMs) {
         self.path = path
-        self.ttlMs = ttlMs
-        self.maxEntries = maxEntries
         self.compactAfter = compactAfter
         self.now = now
-        try load()
-        if skippedOnLoad > 0 || needsCompaction {
-            try compact()
-        } else {
-            try openForAppend()
-        }
+        state = SendLedgerState(ttlMs: ttlMs, maxEntries: maxEntries)
+        recover()
     }
 
     deinit {
         if fd >= 0 { close(fd) }
     }
 
-    var count: Int { entries.count }
+    var count: Int { state.entries.count }
+    var recordCount: Int { state.recordCount }
+    var skippedOnLoad: Int { state.skippedOnLoad }
 
     func lookup(key: String, hash: String) -> Lookup {
-        guard let e = entries[key], !isExpired(e) else { return .fresh(messageId: nil) }
-        if e.hash != hash { return .conflict }
-        switch e.phase {
-        case .done(let result): return .done(result)
-        case .begun: return e.live ? .inFlight : .fresh(messageId: e.messageId)
-        case .handedOff: return e.live ? .inFlight : .inDoubt(messageId: e.messageId)
-        }
+        state.lookup(key: key, hash: hash, now: now())
     }
 
     func begin(key: String, hash: String, messageId: String, channel: String, to: String) throws(LedgerError) {
-        let ts = now()
-        entries[key] = Entry(key: key, hash: hash, messageId: messageId, channel: channel, to: to, createdMs: ts,
-                             phase: .begun, live: true)
-        try append(["op": "begin", "key": .string(key), "hash": .string(hash), "id": .string(messageId),
-                    "channel": .string(channel), "to": .string(to), "ts": .int(ts)])
-        evictIfFull()
+        let entry = Entry(key: key, hash: hash, messageId: messageId, channel: channel, to: to, createdMs: now(),
+                          phase: .begun, live: true)
+        try append(SendLedgerState.beginRecord(entry))
+        state.entries[key] = entry
+        state.evictIfFull()
     }
 
     func handOff(key: String) throws(LedgerError) {
-        guard entries[key] != nil else { return }
-        entries[key]?.phase = .handedOff
+        guard state.entries[key] != nil else { return }
         try append(["op": "handoff", "key": .string(key), "ts": .int(now())])
+        state.entries[key]?.phase = .handedOff
     }
 
+    /// Delivered: the entry is done in memory even if the record fails (a rewrite
+    /// after recovery then records it; a crash before that leaves it in doubt).
     func complete(key: String, result: JSONValue) throws(LedgerError) {
-        guard entries[key] != nil else { return }
-        entries[key]?.phase = .done(result)
-        entries[key]?.live = false
+        guard state.entries[key] != nil else { return }
+        state.entries[key]?.phase = .done(result)
+        state.entries[key]?.live = false
         try append(["op": "done", "key": .string(key), "ts": .int(now()), "result": result])
         if needsCompaction { try compact() }
     }
 
     /// Failed without sending anything: forget the key so a retry can send.
     func abort(key: String) throws(LedgerError) {
-        guard entries.removeValue(forKey: key) != nil else { return }
+        guard state.entries.removeValue(forKey: key) != nil else { return }
         try append(["op": "abort", "key": .string(key), "ts": .int(now())])
     }
 
     /// A failure after the hand-off: keep the entry, but as a dead process would have left it.
     func markInDoubt(key: String) {
-        entries[key]?.live = false
+        state.entries[key]?.live = false
     }
 
-    /// `createdMs` comes from the file, which anyone who can write the state dir
-    /// can edit, so the age is computed without trapping (overflow means expired).
-    private func isExpired(_ e: Entry) -> Bool {
-        guard !e.live else { return false }
-        let (age, overflow) = now().subtractingReportingOverflow(e.createdMs)
-        return overflow || age > ttlMs
+    /// Makes the ledger able to record again: reads the file if that never
+    /// succeeded, then opens it for appending, or rewrites it from memory when
+    /// a failure may have left a torn or lost record. True when it can record.
+    @discardableResult
+    func recover() -> Bool {
+        guard fault != nil || fd < 0 else { return true }
+        do throws(LedgerError) {
+            if !loaded {
+                try load()
+                loaded = true
+                needsRewrite = needsRewrite || state.skippedOnLoad > 0 || needsCompaction
+            }
+            if needsRewrite { try compact() } else { try openForAppend() }
+        } catch {
+            setFault(error.description)
+            return false
+        }
+        setFault(nil)
+        return true
     }
-
-    /// Timestamps a ledger can hold: 1970 up to year ~2255. Records outside are
-    /// corrupt (like an unparsable line) rather than values to compute with.
-    static let plausibleTimestamps: ClosedRange<Int64> = 0...(1 << 53)
 
     // MARK: file
 
     private var needsCompaction: Bool {
-        recordCount > compactAfter && recordCount > 4 * max(entries.count, 1)
+        state.recordCount > compactAfter && state.recordCount > 4 * max(state.entries.count, 1)
+    }
+
+    private func setFault(_ cause: String?) {
+        guard fault?.cause != cause else { return }
+        fault = cause.map { Fault(cause: $0, sinceMs: fault?.sinceMs ?? now()) }
+        onFaultChange?(fault)
     }
 
     private func load() throws(LedgerError) {
@@ -178,73 +175,15 @@ final class SendLedger {
             if n == 0 { break }
             data.append(contentsOf: chunk[0..<n])
         }
-        var start = 0
-        while start < data.count {
-            guard let nl = data[start...].firstIndex(of: 10) else {
-                skippedOnLoad += 1  // torn tail: its write never completed
-                break
-            }
-            if nl > start {
-                if let record = try? JSONValue.parse(data[start..<nl]), replay(record) {
-                    recordCount += 1
-                } else {
-                    skippedOnLoad += 1
-                }
-            }
-            start = nl + 1
-        }
-        for (key, e) in entries where isExpired(e) { entries[key] = nil }
-        evictIfFull()
-    }
-
-    /// Applies one record; false when it is unreadable (skipped and counted like a torn line).
-    private func replay(_ r: JSONValue) -> Bool {
-        guard let op = r["op"]?.stringValue, let key = r["key"]?.stringValue else { return false }
-        switch op {
-        case "begin":
-            guard let hash = r["hash"]?.stringValue, let id = r["id"]?.stringValue, let ts = r["ts"]?.intValue,
-                  Self.plausibleTimestamps.contains(ts)
-            else { return false }
-            entries[key] = Entry(key: key, hash: hash, messageId: id, channel: r["channel"]?.stringValue ?? "",
-                                 to: r["to"]?.stringValue ?? "", createdMs: ts, phase: .begun, live: false)
-        case "handoff":
-            entries[key]?.phase = .handedOff
-        case "done":
-            entries[key]?.phase = .done(r["result"] ?? .null)
-        case "abort":
-            entries[key] = nil
-        default:
-            break
-        }
-        return true
-    }
-
-    private func evictIfFull() {
-        guard entries.count > maxEntries else { return }
-        // Finished entries go first (oldest first); in-flight ones only if nothing else is left.
-        let victims = entries.values.sorted {
-            ($0.live ? 1 : 0, $0.createdMs) < ($1.live ? 1 : 0, $1.createdMs)
-        }.prefix(entries.count - maxEntries)
-        for v in victims { entries[v.key] = nil }
+        state.load(data, now: now())
     }
 
     private func openForAppend() throws(LedgerError) {
+        if fd >= 0 { return }
         let existed = access(path, F_OK) == 0
         fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw Self.openError("open", path) }
         if !existed { try syncDirectory() }
-    }
-
-    private func records(for e: Entry) -> [JSONValue] {
-        var out: [JSONValue] = [["op": "begin", "key": .string(e.key), "hash": .string(e.hash), "id": .string(e.messageId),
-                                 "channel": .string(e.channel), "to": .string(e.to), "ts": .int(e.createdMs)]]
-        switch e.phase {
-        case .begun: break
-        case .handedOff: out.append(["op": "handoff", "key": .string(e.key), "ts": .int(e.createdMs)])
-        case .done(let result):
-            out.append(["op": "done", "key": .string(e.key), "ts": .int(e.createdMs), "result": result])
-        }
-        return out
     }
 
     /// Rewrites the file with only live entries: temp file, fsync, rename, fsync the directory.
@@ -255,15 +194,7 @@ final class SendLedger {
         if unlink(tmp) != 0 && errno != ENOENT { throw Self.openError("remove", tmp) }
         let tfd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard tfd >= 0 else { throw Self.openError("create", tmp) }
-        var bytes: [UInt8] = []
-        var n = 0
-        for e in entries.values.sorted(by: { $0.createdMs < $1.createdMs }) {
-            for r in records(for: e) {
-                r.serialize(into: &bytes)
-                bytes.append(10)
-                n += 1
-            }
-        }
+        let (bytes, n) = state.serialized()
         do throws(LedgerError) {
             try writeAll(tfd, bytes, what: tmp)
             guard fsync(tfd) == 0 else { throw LedgerError(description: "fsync \(tmp): \(String(cString: strerror(errno)))") }
@@ -274,12 +205,15 @@ final class SendLedger {
         }
         close(tfd)
         guard rename(tmp, path) == 0 else {
-            throw LedgerError(description: "rename \(tmp): \(String(cString: strerror(errno)))")
+            let cause = LedgerError(description: "rename \(tmp): \(String(cString: strerror(errno)))")
+            unlink(tmp)
+            throw cause
         }
         try syncDirectory()
         if fd >= 0 { close(fd) }
         fd = -1
-        recordCount = n
+        state.recordCount = n
+        needsRewrite = false
         try openForAppend()
     }
 
@@ -290,12 +224,25 @@ final class SendLedger {
         return LedgerError(description: "cannot \(verb) \(path): \(reason)")
     }
 
+    /// Writes one record durably, or marks the ledger faulted and throws.
     private func append(_ record: JSONValue) throws(LedgerError) {
+        if let fault { throw LedgerError(description: fault.cause) }
+        guard fd >= 0 else { throw LedgerError(description: "\(path) is not open") }
         var bytes = record.serialized()
         bytes.append(10)
-        try writeAll(fd, bytes, what: path)
-        guard fdatasync(fd) == 0 else { throw LedgerError(description: "fsync \(path): \(String(cString: strerror(errno)))") }
-        recordCount += 1
+        do throws(LedgerError) {
+            try writeAll(fd, bytes, what: path)
+            guard fdatasync(fd) == 0 else { throw LedgerError(description: "fsync \(path): \(String(cString: strerror(errno)))") }
+        } catch {
+            // Part of the record (or, after a failed fsync, earlier ones) may be lost or torn:
+            // stop appending after it and rewrite the whole file once the disk takes it again.
+            close(fd)
+            fd = -1
+            needsRewrite = true
+            setFault(error.description)
+            throw error
+        }
+        state.recordCount += 1
     }
 
     private func writeAll(_ fd: Int32, _ bytes: [UInt8], what: String) throws(LedgerError) {

@@ -72,6 +72,12 @@ final class SessionStore {
     private let now: () -> Int64
     private var summaries: [String: Summary] = [:]
 
+    /// Why the store cannot be used, and since when (wall-clock ms); nil when it can.
+    /// Set when the directory cannot be created or listed (a read-only or full state
+    /// dir): the gateway still starts, `health` shows it (`storage.sessions`), and
+    /// `reopen()` is retried until it works.
+    private(set) var fault: (cause: String, sinceMs: Int64)?
+
     /// Opens (creating it 0700) `<stateDir>/sessions` and lists the transcripts in it.
     init(stateDir: String, maxTranscriptBytes: Int = 1 << 20, now: @escaping () -> Int64 = EventLoop.wallClockMs)
         throws(SystemCallError)
@@ -79,6 +85,32 @@ final class SessionStore {
         directory = stateDir + "/" + Self.directoryName
         self.maxTranscriptBytes = maxTranscriptBytes
         self.now = now
+        try scan()
+    }
+
+    /// A store whose directory could not be opened: empty and faulted until `reopen()` succeeds.
+    init(unavailable stateDir: String, cause: String, maxTranscriptBytes: Int = 1 << 20,
+         now: @escaping () -> Int64 = EventLoop.wallClockMs) {
+        directory = stateDir + "/" + Self.directoryName
+        self.maxTranscriptBytes = maxTranscriptBytes
+        self.now = now
+        fault = (cause, now())
+    }
+
+    /// Tries the directory again; true (and no fault) once it can be listed.
+    func reopen() -> Bool {
+        guard fault != nil else { return true }
+        do {
+            try scan()
+            fault = nil
+            return true
+        } catch {
+            fault = (error.description, fault?.sinceMs ?? now())
+            return false
+        }
+    }
+
+    private func scan() throws(SystemCallError) {
         if mkdir(directory, 0o700) != 0 && errno != EEXIST { throw SystemCallError("mkdir \(directory)") }
         guard let dir = opendir(directory) else { throw SystemCallError("opendir \(directory)") }
         defer { closedir(dir) }

@@ -87,19 +87,21 @@ public enum ConfigLoader {
     /// Reads and parses the config file; nil when it does not exist.
     public static func readConfigFile(_ path: String) throws(ConfigError) -> JSONValue? {
         guard let bytes = try readFile(path) else { return nil }
+        return try parseConfig(bytes, source: path)
+    }
+
+    /// The bytes of a config file as its top-level object; errors name `source`, line and column.
+    public static func parseConfig(_ bytes: [UInt8], source: String) throws(ConfigError) -> JSONValue {
+        let value: JSONValue
         do {
-            let value = try JSONValue.parse(bytes)
-            guard case .object = value else {
-                throw ConfigError("\(path): the top level must be a JSON object")
-            }
-            return value
-        } catch let error as JSONParseError {
-            throw ConfigError("\(path) line \(error.line), column \(error.column): \(error.message)")
-        } catch let error as ConfigError {
-            throw error
+            value = try JSONValue.parse(bytes)
         } catch {
-            throw ConfigError("\(path): \(error)")
+            throw ConfigError("\(source) line \(error.line), column \(error.column): \(error.message)")
         }
+        guard case .object = value else {
+            throw ConfigError("\(source): the top level must be a JSON object")
+        }
+        return value
     }
 
     /// Defaults < config file < environment < flags. The secret is taken from, in
@@ -110,9 +112,26 @@ public enum ConfigLoader {
         var settings = GatewaySettings(paths: paths)
         let file = try readConfigFile(paths.configPath)
         settings.configFileExists = file != nil
-        let gateway = file?["gateway"] ?? .null
-        let where_ = paths.configPath
+        try apply(file ?? .null, source: paths.configPath, to: &settings)
 
+        if let v = environment["OPENCLAW_GATEWAY_PORT"], !v.isEmpty {
+            guard let p = Int(v), (1...65535).contains(p) else {
+                throw ConfigError("OPENCLAW_GATEWAY_PORT=\(v) is not a port number (1–65535)")
+            }
+            settings.port = p
+        }
+        if let port { settings.port = port }
+        if let bind { settings.bind = try bindValue(.string(bind), "--bind") }
+
+        try resolveSecret(&settings, file: file?["gateway"]?["auth"] ?? .null, environment: environment)
+        return settings
+    }
+
+    /// The config file's settings over `settings` (no I/O, no environment): what
+    /// `load` does with a parsed file, and what Fuzz/ConfigFuzz.swift drives.
+    /// Every refusal names `source` and the field.
+    public static func apply(_ file: JSONValue, source where_: String, to settings: inout GatewaySettings) throws(ConfigError) {
+        let gateway = file["gateway"] ?? .null
         if let v = gateway["port"] { settings.port = try portValue(v, "\(where_): gateway.port") }
         if let v = gateway["bind"] { settings.bind = try bindValue(v, "\(where_): gateway.bind") }
         if let v = gateway["tickIntervalMs"] { settings.tickIntervalMs = try intValue(v, 50...3_600_000, "\(where_): gateway.tickIntervalMs") }
@@ -129,28 +148,15 @@ public enum ConfigLoader {
             }
             settings.metricsAccess = access
         }
-        let auth = gateway["auth"] ?? .null
-        if let v = auth["mode"] {
+        if let v = gateway["auth"]?["mode"] {
             guard let s = v.stringValue, let mode = AuthMode(rawValue: s) else {
                 throw ConfigError("\(where_): gateway.auth.mode must be \"token\", \"password\" or \"none\"")
             }
             settings.auth = mode
             settings.authModeConfigured = true
         }
-        settings.channels = file?["channels"] ?? .null
-        settings.agent = file?["agent"] ?? .null
-
-        if let v = environment["OPENCLAW_GATEWAY_PORT"], !v.isEmpty {
-            guard let p = Int(v), (1...65535).contains(p) else {
-                throw ConfigError("OPENCLAW_GATEWAY_PORT=\(v) is not a port number (1–65535)")
-            }
-            settings.port = p
-        }
-        if let port { settings.port = port }
-        if let bind { settings.bind = try bindValue(.string(bind), "--bind") }
-
-        try resolveSecret(&settings, file: auth, environment: environment)
-        return settings
+        settings.channels = file["channels"] ?? .null
+        settings.agent = file["agent"] ?? .null
     }
 
     /// Each kind of secret is looked up in every source on its own, so a variable of

@@ -18,7 +18,7 @@ import time
 import pytest
 
 from conftest import Gateway, call, handshake
-from test_messaging import CHANNEL, IRCServer, Observer, irc_config, send_params, wait_linked  # noqa: F401
+from test_messaging import Observer, ircd, irc_config, send_params, wait_linked  # noqa: F401 (ircd: fixture)
 
 SHIM = r"""
 #define _GNU_SOURCE
@@ -42,13 +42,6 @@ int fdatasync(int fd) {
     return real(fd);
 }
 """
-
-
-@pytest.fixture
-def ircd():
-    server = IRCServer()
-    yield server
-    server.close()
 
 
 @pytest.fixture

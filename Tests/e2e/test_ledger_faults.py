@@ -186,8 +186,15 @@ def test_read_only_state_dir_starts_refuses_and_recovers(store, ircd, gateways):
     observer = Observer(ircd.port)
     try:
         assert_refused(gw, "ro-1", "read only", "Read-only file system")
+        # The session store (transcripts) could not create its directory either: reported, not fatal.
+        sessions = ledger_health(gw)["storage"]["sessions"]
+        assert sessions["ok"] is False and "Read-only file system" in sessions["error"], sessions
         subprocess.run(["mount", "-o", "remount,rw", mount], check=True)
         wait_recovered(gw)
+        deadline = time.monotonic() + 10
+        while not ledger_health(gw)["storage"]["sessions"]["ok"]:
+            assert time.monotonic() < deadline, "the session store never recovered"
+            time.sleep(0.2)
         assert send(gw, "ro-1", "read only")["ok"]
         observer.wait_for(lambda o: "read only" in o.texts())
     finally:

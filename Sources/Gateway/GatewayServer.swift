@@ -20,6 +20,8 @@ final class GatewayServer {
     var sessions: SessionStore!
     /// Durable stores whose condition `health` and `status` report (see `StoreHealth`).
     var stores: [StoreHealth] = []
+    /// The agent section of `status` (runner, runs in flight with their units and usage).
+    var agentStatus: (() -> JSONValue)?
     private var connections: [String: Connection] = [:]
     private var readyClients = 0
     private var nextConnId: UInt64 = 1
@@ -474,6 +476,7 @@ final class GatewayServer {
         o["storage"] = StoreHealth.json(stores)
         o["auth"] = ["mode": .string(effectiveAuthMode.rawValue)]
         if let lastError { o["lastError"] = .string(lastError) }
+        if let agent = agentStatus?() { o["agent"] = agent }
         return .object(o)
     }
 

@@ -44,15 +44,28 @@ public final class Bus {
     // MARK: calls
 
     /// Calls a method and returns its reply's arguments, decoded.
+    @discardableResult
     func call(
         destination: String, path: String, interface: String, member: String,
         _ arguments: [BusArgument] = [], timeoutUsec: UInt64 = 0
+    ) throws(SystemdError) -> [BusValue] {
+        try call(destination: destination, path: path, interface: interface, member: member, timeoutUsec: timeoutUsec) {
+            m throws(SystemdError) in
+            for argument in arguments { try argument.append(to: m) }
+        }
+    }
+
+    /// Calls a method whose arguments `build` appends (containers and variants too).
+    @discardableResult
+    func call(
+        destination: String, path: String, interface: String, member: String, timeoutUsec: UInt64 = 0,
+        build: (OpaquePointer) throws(SystemdError) -> Void
     ) throws(SystemdError) -> [BusValue] {
         var message: OpaquePointer?
         try check("sd_bus_message_new_method_call",
                   sd_bus_message_new_method_call(handle, &message, destination, path, interface, member))
         defer { sd_bus_message_unref(message) }
-        for argument in arguments { try argument.append(to: message!) }
+        try build(message!)
 
         var error = sd_bus_error(name: nil, message: nil, _need_free: 0)
         defer { sd_bus_error_free(&error) }
@@ -145,5 +158,12 @@ extension SystemdError {
             || busErrorName == "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired"
             || ((busErrorName ?? Self.localErrorPrefix).hasPrefix(Self.localErrorPrefix)
                 && (errno == EACCES || errno == EPERM))
+    }
+}
+
+extension Bus {
+    /// Bounds every method call on this connection (a hung peer must not hang a caller's event loop).
+    public func setMethodCallTimeout(usec: UInt64) {
+        sd_bus_set_method_call_timeout(handle, usec)
     }
 }

@@ -106,6 +106,7 @@ enum BusArgument {
     case objectPath(String)
     case bool(Bool)
     case uint32(UInt32)
+    case int32(Int32)
     case strings([String])
 
     func append(to m: OpaquePointer) throws(SystemdError) {
@@ -121,6 +122,9 @@ enum BusArgument {
         case .uint32(let u):
             var v = u
             try check(call, sd_bus_message_append_basic(m, Self.type("u"), &v))
+        case .int32(let i):
+            var v = i
+            try check(call, sd_bus_message_append_basic(m, Self.type("i"), &v))
         case .strings(let list):
             try check("sd_bus_message_open_container", sd_bus_message_open_container(m, Self.type("a"), "s"))
             for s in list { try BusArgument.string(s).append(to: m) }

@@ -247,3 +247,27 @@ def test_sigkilled_gateway_takes_its_runs_processes_with_it(make_gateway, tmp_pa
     assert left == [], subprocess.run(["ps", "-o", "pid,ppid,pgid,stat,args", "-p", ",".join(left)],
                                       capture_output=True, text=True).stdout
     ws.close()
+
+
+def test_a_callers_timeout_cannot_outlast_the_configured_one(make_gateway, tmp_path):
+    backend = script(tmp_path, "sleepy.sh", "sleep 30\n")
+    gw = make_gateway(config=agent_config([backend], timeoutSeconds=1))
+    ws, _ = handshake(gw.url)
+    t0 = time.monotonic()
+    _, final, _ = run_agent(ws, {"message": "x", "idempotencyKey": uuid.uuid4().hex, "timeout": 600})
+    assert not final["ok"] and final["error"]["code"] == "AGENT_TIMEOUT", final
+    assert time.monotonic() - t0 < 6
+    ws.close()
+
+
+def test_a_known_key_with_another_message_is_refused(make_gateway, tmp_path):
+    backend = script(tmp_path, "ok.sh", "cat\n")
+    gw = make_gateway(config=agent_config([backend]))
+    ws, _ = handshake(gw.url)
+    key = uuid.uuid4().hex
+    _, final, _ = run_agent(ws, {"message": "first", "idempotencyKey": key})
+    assert final["ok"]
+    refused = call(ws, "agent", {"message": "second", "idempotencyKey": key}, id_="again")
+    assert not refused["ok"] and refused["error"]["code"] == "INVALID_REQUEST"
+    assert "different message" in refused["error"]["message"]
+    ws.close()

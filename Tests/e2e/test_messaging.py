@@ -291,16 +291,16 @@ def test_long_utf8_message_is_split_under_512_bytes(irc_gateway, ircd, observers
     ws.close()
 
 
-def test_inbound_privmsg_becomes_a_chat_event(irc_gateway, ircd, observers):
+def test_inbound_privmsg_becomes_a_chat_inbound_event(irc_gateway, ircd, observers):
     ws, _ = handshake(irc_gateway.url)
     obs = observers(ircd.port, nick="alice")
     obs.send(f"PRIVMSG {CHANNEL} :hello gateway")
     obs.send("PRIVMSG clawbot :direct hi")
-    ev = recv_until(ws, lambda f: f.get("event") == "chat", timeout=10)
+    ev = recv_until(ws, lambda f: f.get("event") == "chat.inbound", timeout=10)
     assert ev["payload"]["channel"] == "irc" and ev["payload"]["from"] == "alice"
     assert ev["payload"]["to"] == CHANNEL and ev["payload"]["text"] == "hello gateway"
     assert ev["payload"]["chatType"] == "group" and isinstance(ev["seq"], int)
-    ev2 = recv_until(ws, lambda f: f.get("event") == "chat", timeout=10)
+    ev2 = recv_until(ws, lambda f: f.get("event") == "chat.inbound", timeout=10)
     assert ev2["payload"]["chatType"] == "direct" and ev2["payload"]["text"] == "direct hi"
     ws.close()
 

@@ -14,92 +14,16 @@ import OpenClawConfig
 /// `OPENCLAW_THINKING` in its environment. Timeouts SIGTERM the process group,
 /// then SIGKILL it 2 s later; when the backend exits, whatever it left running
 /// in its group is killed too, so a run never leaves orphans behind.
-/// At most `maxConcurrent` runs at once; the rest wait in a FIFO queue.
+/// At most `maxConcurrent` runs at once; the rest wait in a FIFO queue, and a
+/// run whose session already has one running waits for it (turns of one
+/// session run one at a time, see `SessionTurns`). A caller's `timeout` can
+/// shorten a run, never lengthen it past `timeoutSeconds`.
 /// A reload (SIGHUP) changes the backend and limits for runs that start after
 /// it, queued ones included; runs already started finish on the old ones.
 /// Idempotency keys of `agent` are remembered in memory only (a restarted
 /// gateway forgets them); the `deliver` send goes through the durable ledger
 /// under the key `agent:<idempotencyKey>`.
 final class AgentRunner {
-    struct Config: Equatable {
-        var command: [String]
-        var maxConcurrent: Int
-        var maxQueued: Int
-        var timeoutMs: Int64
-
-        static func parse(_ v: JSONValue) throws(ConfigError) -> Config? {
-            if v.isNull { return nil }
-            guard case .object = v else { throw ConfigError("agent must be an object") }
-            guard let raw = v["command"] else { return nil }
-            guard let items = raw.arrayValue, !items.isEmpty,
-                  case let argv = items.compactMap(\.stringValue), argv.count == items.count, !argv[0].isEmpty
-            else { throw ConfigError("agent.command must be a non-empty array of strings (an argv)") }
-            func int(_ key: String, _ range: ClosedRange<Int64>, _ fallback: Int64) throws(ConfigError) -> Int64 {
-                guard let raw = v[key] else { return fallback }
-                guard let i = raw.intValue, range.contains(i) else {
-                    throw ConfigError("agent.\(key) must be an integer in \(range.lowerBound)…\(range.upperBound)")
-                }
-                return i
-            }
-            return Config(command: argv,
-                          maxConcurrent: Int(try int("maxConcurrent", 1...64, 2)),
-                          maxQueued: Int(try int("maxQueued", 0...10_000, 100)),
-                          timeoutMs: try int("timeoutSeconds", 1...86_400, 600) * 1000)
-        }
-    }
-
-    enum Phase {
-        case queued, running, finished
-    }
-
-    final class Run {
-        let runId: String
-        let key: String
-        let message: String
-        let to: String?
-        let channel: String?
-        let sessionKey: String?
-        let thinking: String?
-        let deliver: Bool
-        /// The caller's `timeout`; without one, the configured timeout when the run starts.
-        let requestedTimeoutMs: Int64?
-        var timeoutMs: Int64 = 0
-        let acceptedAt: Int64
-        var phase = Phase.queued
-        var seq: Int64 = 0
-        var process: ChildProcess?
-        var output: [UInt8] = []
-        var carry: [UInt8] = []
-        var stderrTail: [UInt8] = []
-        var truncated = false
-        var timedOut = false
-        var timers: [TimerID] = []
-        var exited = false
-        var openPipes = 2
-        /// The final payload once finished.
-        var final: JSONValue?
-        /// `agent` calls waiting for the final answer (the first one and idempotent retries).
-        var callers: [MethodCall] = []
-        var waiters: [(JSONValue) -> Void] = []
-
-        init(runId: String, key: String, params: JSONValue, timeoutMs: Int64?) {
-            self.runId = runId
-            self.key = key
-            message = params["message"]?.stringValue ?? ""
-            to = params["to"]?.stringValue
-            channel = params["channel"]?.stringValue
-            sessionKey = params["sessionKey"]?.stringValue
-            thinking = params["thinking"]?.stringValue
-            deliver = params["deliver"]?.boolValue ?? false
-            requestedTimeoutMs = timeoutMs
-            acceptedAt = EventLoop.wallClockMs()
-        }
-
-        var accepted: JSONValue {
-            ["status": "accepted", "runId": .string(runId), "acceptedAt": .int(acceptedAt)]
-        }
-    }
-
     /// Kept for `agent.wait` and idempotent retries after a run finished.
     static let finishedRunsKept = 512
     static let maxOutputBytes = 1 << 20
@@ -114,11 +38,17 @@ final class AgentRunner {
     private var byKey: [String: String] = [:]
     private var runningCount = 0
     private var stopped = false
+    /// Sessions with a run in progress.
+    private var busySessions: Set<String> = []
+    let launcher: AgentLauncher
+    /// Session bookkeeping: transcript and `chat` events around each session run.
+    var turns: SessionTurns!
 
     init(server: GatewayServer, sender: SendService) throws(ConfigError) {
         self.server = server
         self.sender = sender
         config = try Config.parse(server.settings.agent)
+        launcher = AgentLauncher(server: server)
     }
 
     // MARK: agent
@@ -142,42 +72,57 @@ final class AgentRunner {
                 if let v = params[field], !v.isNull, v.stringValue == nil { throw SendService.invalid(field, "must be a string") }
             }
             if let v = params["deliver"], !v.isNull, v.boolValue == nil { throw SendService.invalid("deliver", "must be true or false") }
+            if let s = params["sessionKey"]?.stringValue, let problem = SessionKey.problem(s) {
+                throw SendService.invalid("sessionKey", problem)
+            }
             if params["deliver"]?.boolValue == true && (params["to"]?.stringValue ?? "").isEmpty {
                 throw SendService.invalid("to", "required when deliver is true")
-            }
-            guard config != nil else {
-                throw RPCError(.unavailable, "no agent backend is configured (set agent.command in \(server.settings.paths.configPath))",
-                               retryable: false)
             }
             timeoutMs = try Self.timeout(params["timeout"])
         } catch {
             call.fail(error)
             return
         }
-        if let runId = byKey[key], let run = runs[runId] {
-            call.respond(run.accepted)
-            if let final = run.final { answer(call, run: run, final: final) } else { attach(call, to: run) }
+        let run: Run
+        do throws(RPCError) {
+            run = try submit(key: key, params: params, timeoutMs: timeoutMs)
+        } catch {
+            call.fail(error)
             return
         }
-        guard !stopped else {
-            call.fail(RPCError(.unavailable, "the gateway is stopping", retryable: true))
-            return
-        }
-        guard let config, queue.count < config.maxQueued || runningCount < config.maxConcurrent else {
-            call.fail(RPCError(.unavailable, "too many agent runs queued; try again later", retryable: true, retryAfterMs: 5_000))
-            return
-        }
-        // As upstream: the run id is the caller's idempotency key, so a client knows it before the answer.
-        let run = Run(runId: key, key: key, params: params, timeoutMs: timeoutMs)
-        runs[run.runId] = run
-        byKey[key] = run.runId
-        attach(call, to: run)
         call.respond(run.accepted)
-        queue.append(run)
-        if runningCount >= config.maxConcurrent {
-            emit(run, stream: "lifecycle", ["phase": "queued", "position": JSONValue(queue.count)])
-        }
+        if let final = run.final { answer(call, run: run, final: final) } else { attach(call, to: run) }
         pump()
+    }
+
+    /// The run under `key`: the one already known (an idempotent retry of the
+    /// same request), or a new one queued. A known key with another request is refused.
+    /// The caller answers its client, then calls `pump()` (so `accepted` precedes the run's events).
+    func submit(key: String, params: JSONValue, timeoutMs: Int64?, prepare: (Run) -> Void = { _ in }) throws(RPCError) -> Run {
+        // As upstream: the run id is the caller's idempotency key, so a client knows it before the answer.
+        let fresh = Run(runId: key, key: key, params: params, timeoutMs: timeoutMs)
+        if let runId = byKey[key], let run = runs[runId] {
+            guard run.fingerprint == fresh.fingerprint else {
+                throw SendService.invalid("idempotencyKey", "already used for a different message; use a new key")
+            }
+            return run
+        }
+        guard !stopped else { throw RPCError(.unavailable, "the gateway is stopping", retryable: true) }
+        guard let config else {
+            throw RPCError(.unavailable, "no agent backend is configured (set agent.command in \(server.settings.paths.configPath))",
+                           retryable: false)
+        }
+        guard queue.count < config.maxQueued || runningCount < config.maxConcurrent else {
+            throw RPCError(.unavailable, "too many agent runs queued; try again later", retryable: true, retryAfterMs: 5_000)
+        }
+        prepare(fresh)
+        runs[fresh.runId] = fresh
+        byKey[key] = fresh.runId
+        queue.append(fresh)
+        if runningCount >= config.maxConcurrent || fresh.sessionKey.map(busySessions.contains) == true {
+            emit(fresh, stream: "lifecycle", ["phase": "queued", "position": JSONValue(queue.count)])
+        }
+        return fresh
     }
 
     /// `call` gets the run's final answer; a `cancel` frame for it aborts the run.
@@ -218,24 +163,38 @@ final class AgentRunner {
         return max(1, Int64(seconds * 1000))
     }
 
-    private func pump() {
+    /// Starts queued runs in order while slots are free, skipping (not reordering)
+    /// runs whose session is busy: they start when its current turn has finished.
+    func pump() {
         guard let config else { return }
-        while runningCount < config.maxConcurrent, !queue.isEmpty, !stopped {
-            start(queue.removeFirst(), config: config)
+        while runningCount < config.maxConcurrent, !stopped,
+              let i = queue.firstIndex(where: { $0.sessionKey.map(busySessions.contains) != true }) {
+            start(queue.remove(at: i), config: config)
         }
     }
 
     private func start(_ run: Run, config: Config) {
         run.phase = .running
-        run.timeoutMs = run.requestedTimeoutMs ?? config.timeoutMs
+        run.timeoutMs = min(run.requestedTimeoutMs ?? config.timeoutMs, config.timeoutMs)
         runningCount += 1
         var env: [(String, String)] = [("OPENCLAW_RUN_ID", run.runId)]
         if let to = run.to { env.append(("OPENCLAW_AGENT_TO", to)) }
-        if let s = run.sessionKey { env.append(("OPENCLAW_SESSION_KEY", s)) }
         if let t = run.thinking { env.append(("OPENCLAW_THINKING", t)) }
-        let process: ChildProcess
-        do {
-            process = try ChildProcess(loop: server.loop, argv: config.command, environment: env)
+        if let session = run.sessionKey {
+            busySessions.insert(session)
+            do throws(RPCError) {
+                env += try turns.environment(session)
+            } catch {
+                finish(run, status: "error", error: ["code": .string(error.code), "message": .string(error.message)])
+                return
+            }
+        }
+        let process: AgentProcess
+        do throws(AgentLauncher.LaunchError) {
+            process = try launcher.launch(AgentLauncher.Spec(
+                runId: run.runId, sessionKey: run.sessionKey, argv: config.command, environment: env,
+                timeoutMs: run.timeoutMs, memoryMaxBytes: config.memoryMaxBytes, cpuQuotaPercent: config.cpuQuotaPercent),
+                mode: config.runner)
         } catch {
             server.log.error("agent run \(run.runId): cannot start \(config.command[0]): \(error)",
                              fields: [("OPENCLAW_RUN_ID", run.runId)])
@@ -243,15 +202,22 @@ final class AgentRunner {
             return
         }
         run.process = process
-        server.log.info("agent run \(run.runId) started (pid \(process.pid))", fields: [("OPENCLAW_RUN_ID", run.runId)])
-        emit(run, stream: "lifecycle", ["phase": "start", "startedAt": .int(EventLoop.wallClockMs())])
+        run.unit = process.unitName
+        run.openPipes = process.stderrPipe == nil ? 1 : 2
+        server.log.info("agent run \(run.runId) started (\(process.label))", fields: [("OPENCLAW_RUN_ID", run.runId)])
+        var startData = JSONObject()
+        startData["phase"] = "start"
+        startData["startedAt"] = .int(EventLoop.wallClockMs())
+        if let unit = run.unit { startData["unit"] = .string(unit) }
+        if let session = run.sessionKey { startData["sessionKey"] = .string(session) }
+        emit(run, stream: "lifecycle", .object(startData))
         process.stdout.onRead = { [unowned self, unowned run] bytes in self.stdout(run, Array(bytes)) }
         process.stdout.onClose = { [unowned self, unowned run] _ in self.pipeClosed(run) }
-        process.stderr.onRead = { [unowned run] bytes in
+        process.stderrPipe?.onRead = { [unowned run] bytes in
             run.stderrTail.append(contentsOf: bytes)
             if run.stderrTail.count > 4096 { run.stderrTail.removeFirst(run.stderrTail.count - 4096) }
         }
-        process.stderr.onClose = { [unowned self, unowned run] _ in self.pipeClosed(run) }
+        process.stderrPipe?.onClose = { [unowned self, unowned run] _ in self.pipeClosed(run) }
         process.onExit = { [unowned self, unowned run] _ in
             run.exited = true
             // Anything still holding the pipes was in the group and is dead now; give EOF a moment.
@@ -262,11 +228,11 @@ final class AgentRunner {
         run.timers.append(server.loop.schedule(afterMs: run.timeoutMs) { [unowned self, unowned run] in
             guard run.phase == .running, !run.exited else { return }
             run.timedOut = true
-            self.server.log.warning("agent run \(run.runId) timed out after \(run.timeoutMs) ms; terminating its process group",
+            self.server.log.warning("agent run \(run.runId) timed out after \(run.timeoutMs) ms; stopping \(run.process?.label ?? "it")",
                                     fields: [("OPENCLAW_RUN_ID", run.runId)])
-            run.process?.signalGroup(SIGTERM)
+            run.process?.requestStop()
             run.timers.append(self.server.loop.schedule(afterMs: Self.killGraceMs) { [unowned run] in
-                run.process?.signalGroup(SIGKILL)
+                run.process?.kill()
             })
         })
     }
@@ -283,6 +249,7 @@ final class AgentRunner {
         }
         run.output += chunk
         emit(run, stream: "assistant", ["text": .string(String(decoding: chunk, as: UTF8.self))])
+        if run.sessionKey != nil { turns.delta(run) }
     }
 
     /// Length of the longest prefix that does not end inside a UTF-8 sequence.
@@ -312,6 +279,7 @@ final class AgentRunner {
         guard run.phase == .running, let process = run.process else { return }
         run.process = nil
         process.closePipes()
+        run.usage = process.usage()
         let (code, description) = ChildProcess.describe(process.exitStatus ?? 0)
         if !run.carry.isEmpty && !run.truncated {
             // A backend that stopped mid-sequence: pass the bytes on, decoded leniently.
@@ -319,7 +287,8 @@ final class AgentRunner {
             emit(run, stream: "assistant", ["text": .string(String(decoding: run.carry, as: UTF8.self))])
         }
         run.carry = []
-        let stderrText = String(decoding: run.stderrTail, as: UTF8.self).trimmingWhitespace()
+        var stderrText = String(decoding: run.stderrTail, as: UTF8.self).trimmingWhitespace()
+        if let unit = run.unit, stderrText.isEmpty { stderrText = "its stderr is in the journal: \(launcher.journalHint(unit: unit))" }
         if run.timedOut {
             finish(run, status: "timeout", exitCode: code, error: [
                 "code": .string(ErrorCode.agentTimeout.rawValue),
@@ -337,8 +306,8 @@ final class AgentRunner {
     }
 
     private func deliver(_ run: Run, to: String, exitCode: Int32) {
-        let text = run.finalText
-        guard !text.isEmpty else {
+        let text = SessionTurns.reply(run.finalText, prefix: run.replyPrefix)
+        guard !run.finalText.isEmpty else {
             finish(run, status: "ok", exitCode: exitCode, extra: ["deliveryStatus": "skipped"])
             return
         }
@@ -369,6 +338,7 @@ final class AgentRunner {
         guard run.phase != .finished else { return }
         if run.phase == .running { runningCount -= 1 }
         run.phase = .finished
+        if let session = run.sessionKey { busySessions.remove(session) }
         for t in run.timers { server.loop.cancel(t) }
         run.timers.removeAll()
         var o = JSONObject()
@@ -378,14 +348,21 @@ final class AgentRunner {
         // `payloads` as upstream shapes a reply (text parts); `text` is kept for this product's clients.
         o["result"] = ["text": .string(text), "payloads": .array(text.isEmpty ? [] : [["text": .string(text)]])]
         if run.truncated { o["truncated"] = true }
+        if let unit = run.unit { o["unit"] = .string(unit) }
+        if let usage = run.usage { o["usage"] = usage }
+        if let session = run.sessionKey { o["sessionKey"] = .string(session) }
         if let exitCode { o["exitCode"] = .int(Int64(exitCode)) }
         if let error { o["error"] = error }
         for (k, v) in extra.objectValue?.entries ?? [] { o[k] = v }
         o["endedAt"] = .int(EventLoop.wallClockMs())
+        if run.sessionKey != nil, run.phase == .finished, let problem = turns.record(run, status: status) {
+            o["transcriptError"] = problem.json
+        }
         let final = JSONValue.object(o)
         run.final = final
         let phase: JSONValue = ["phase": status == "ok" ? "end" : "error", "status": .string(status)]
         emit(run, stream: status == "ok" ? "lifecycle" : "error", phase.merging(error))
+        if run.sessionKey != nil { turns.final(run, status: status, error: error) }
         server.log.info("agent run \(run.runId) finished: \(status)", fields: [("OPENCLAW_RUN_ID", run.runId)])
         server.metrics.agentRunFinished(status)
         let callers = run.callers
@@ -405,7 +382,10 @@ final class AgentRunner {
     /// A timed-out run answers `agent` with AGENT_TIMEOUT (details: the final snapshot); others with the snapshot.
     private func answer(_ call: MethodCall, run: Run, final: JSONValue) {
         call.onCancel(nil)
-        if run.timedOut {
+        if let problem = final["transcriptError"], let message = problem["message"]?.stringValue {
+            // The turn ran but is not on disk: the session would forget it, so the caller must know.
+            call.fail(RPCError(.unavailable, message, details: final, retryable: false))
+        } else if run.timedOut {
             call.fail(RPCError(.agentTimeout, "the agent run \(run.runId) timed out after \(run.timeoutMs / 1000) s",
                                details: final, retryable: false))
         } else {
@@ -417,6 +397,31 @@ final class AgentRunner {
         run.seq += 1
         server.broadcast(event: "agent", payload: ["runId": .string(run.runId), "seq": .int(run.seq), "stream": .string(stream),
                                                    "ts": .int(EventLoop.wallClockMs()), "data": data])
+    }
+
+    // MARK: status
+
+    /// `status.agent`: how runs start, what runs now (with its unit's live CPU time and memory), and the last run's usage.
+    func statusJSON() -> JSONValue {
+        var o = launcher.json.objectValue ?? JSONObject()
+        o["configured"] = .bool(config != nil)
+        o["queued"] = .int(Int64(queue.count))
+        o["running"] = .array(runs.values.filter { $0.phase == .running }.sorted { $0.acceptedAt < $1.acceptedAt }.map { run in
+            var r = JSONObject()
+            r["runId"] = .string(run.runId)
+            if let s = run.sessionKey { r["sessionKey"] = .string(s) }
+            if let unit = run.unit { r["unit"] = .string(unit) }
+            if let usage = (run.process as? TransientUnitProcess)?.liveUsage() { r["usage"] = usage }
+            return .object(r)
+        })
+        if let last = finishedOrder.last.flatMap({ runs[$0] }) {
+            var r = JSONObject()
+            r["runId"] = .string(last.runId)
+            if let unit = last.unit { r["unit"] = .string(unit) }
+            if let usage = last.usage { r["usage"] = usage }
+            o["lastRun"] = .object(r)
+        }
+        return .object(o)
     }
 
     // MARK: agent.wait

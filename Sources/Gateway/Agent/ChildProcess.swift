@@ -1,5 +1,6 @@
 import CLinux
 import Glibc
+import JSONCore
 import NetIO
 
 /// A child process on the loop: spawned in its own process group, stdin/stdout/
@@ -8,7 +9,7 @@ import NetIO
 /// child started unless it left the group on purpose (setsid). The group also dies
 /// with the gateway, even a SIGKILLed one, through a reaper process of ours in it
 /// (see `clinux_spawn_group`), which is reaped here after the group is killed.
-final class ChildProcess {
+final class ChildProcess: AgentProcess {
     let pid: pid_t
     private let reaper: pid_t
     private unowned let loop: EventLoop
@@ -64,7 +65,7 @@ final class ChildProcess {
             stderr = try StreamChannel(loop: loop, fd: errPipe[0])
             try loop.register(fd: pidfd) { [unowned self] _ in self.reap() }
         } catch {
-            kill(-child, SIGKILL)
+            Glibc.kill(-child, SIGKILL)
             Self.waitBlocking(child)
             Self.waitBlocking(reaper)
             throw error
@@ -90,7 +91,7 @@ final class ChildProcess {
     func terminate() {
         closePipes()
         guard exitStatus == nil else { return }
-        kill(-pid, SIGKILL)
+        Glibc.kill(-pid, SIGKILL)
         exitStatus = Self.waitBlocking(pid)
         Self.waitBlocking(reaper)
         if pidfd >= 0 {
@@ -103,14 +104,23 @@ final class ChildProcess {
     /// Signals the whole process group.
     func signalGroup(_ signal: Int32) {
         guard exitStatus == nil else { return }
-        kill(-pid, signal)
+        Glibc.kill(-pid, signal)
     }
+
+    // MARK: AgentProcess
+
+    var stderrPipe: StreamChannel? { stderr }
+    var label: String { "pid \(pid)" }
+    var unitName: String? { nil }
+    func usage() -> JSONValue? { nil }
+    func requestStop() { signalGroup(SIGTERM) }
+    func kill() { signalGroup(SIGKILL) }
 
     private func reap() {
         guard exitStatus == nil else { return }
         // The leader is a zombie now, so its pid (the group id) cannot have been reused:
         // clear out anything it left running in its group, then reap it.
-        kill(-pid, SIGKILL)
+        Glibc.kill(-pid, SIGKILL)
         var status: Int32 = 0
         let r = waitpid(pid, &status, WNOHANG)
         guard r == pid else { return }

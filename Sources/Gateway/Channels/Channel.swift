@@ -88,7 +88,8 @@ enum ChannelSendError: Error, Equatable {
     }
 }
 
-/// An inbound chat message, broadcast to clients as the `chat` event.
+/// An inbound chat message, broadcast to clients as the `chat.inbound` event;
+/// one addressed to the gateway by an admitted sender starts an agent turn.
 struct InboundMessage {
     var channel: String
     var from: String
@@ -97,6 +98,11 @@ struct InboundMessage {
     var text: String
     var isAction: Bool
     var tsMs: Int64
+    /// The text meant for the agent: a direct message whole, a channel message
+    /// after `nick: `/`nick, `; nil when the message is not addressed to the gateway.
+    var addressedText: String?
+    /// Why the sender may not start agent turns (`allowFrom`), or nil when they may.
+    var refusal: String?
 
     /// `chat` event payload: `{channel, chatType:"group"|"direct", from, to, text, action?, ts}`.
     var json: JSONValue {

@@ -43,7 +43,7 @@ typealias ReloadStep = (GatewaySettings) throws(ConfigError) -> () -> Void
 /// The messaging channels configured in `openclaw.json` `channels`, owned by
 /// the gateway: started once it serves, swapped on reload where their config
 /// changed, stopped on shutdown, their state in `health`/`status`/`channels.status`,
-/// a `health` event on every link change, and inbound messages broadcast as `chat` events.
+/// a `health` event on every link change, and inbound messages handed to `onInbound`.
 final class ChannelRegistry {
     private struct Entry {
         let spec: ChannelSpec
@@ -60,6 +60,8 @@ final class ChannelRegistry {
     private var stopped = false
     /// Work that must end with the channels (agent runs), registered by `Messaging`.
     var onStop: [() -> Void] = []
+    /// Inbound messages go here (`SessionTurns`: the `chat.inbound` event and agent turns), registered by `Messaging`.
+    var onInbound: ((InboundMessage) -> Void)?
     /// Other parts a reload applies together with the channels (the agent backend), registered by `Messaging`.
     var reloadSteps: [ReloadStep] = []
 
@@ -80,9 +82,7 @@ final class ChannelRegistry {
     private func makeEntry(_ spec: ChannelSpec) -> Entry {
         let channel = spec.makeChannel(loop: server.loop, log: server.log)
         channel.onStateChange = { [unowned self, unowned channel] in self.stateChanged(channel) }
-        channel.onInbound = { [unowned self] message in
-            self.server.broadcast(event: "chat", payload: message.json)
-        }
+        channel.onInbound = { [unowned self] message in self.onInbound?(message) }
         return Entry(spec: spec, channel: channel)
     }
 

@@ -300,8 +300,14 @@ final class IRCChannel: MessageChannel {
                 setState(connected: true, linked: true)
                 log.info("IRC registered as \(nick) on \(config.server):\(config.port)", fields: logFields)
             case .inbound(let from, let target, let text, let isAction):
-                onInbound?(InboundMessage(channel: id, from: from, to: target, isGroup: IRCConfig.isChannelName(target),
-                                          text: text, isAction: isAction, tsMs: EventLoop.wallClockMs()))
+                var message = InboundMessage(channel: id, from: from, to: target, isGroup: IRCConfig.isChannelName(target),
+                                             text: text, isAction: isAction, tsMs: EventLoop.wallClockMs())
+                if !isAction {
+                    let nicks = [session?.nick ?? config.session.nick, config.session.nick]
+                    message.addressedText = message.isGroup ? IRCConfig.addressedText(text, nicks: nicks) : text
+                }
+                message.refusal = config.refusal(for: from)
+                onInbound?(message)
             case .ack(let token):
                 acknowledged(token)
             case .refused(let reason):

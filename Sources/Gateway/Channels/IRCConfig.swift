@@ -4,7 +4,7 @@ import OpenClawConfig
 
 /// `channels.irc` of `openclaw.json`:
 /// `{server, port?, tls?, nick, password?, username?, realname?, channels?:[…],
-///   floodBurst?, floodIntervalMs?, reconnectMinMs?, reconnectMaxMs?, pingIntervalMs?}`.
+///   floodBurst?, floodIntervalMs?, reconnectMinMs?, reconnectMaxMs?, pingIntervalMs?, allowFrom?:[nick…]|"*"}`.
 struct IRCConfig: Equatable {
     var server: String
     var port: Int
@@ -17,6 +17,9 @@ struct IRCConfig: Equatable {
     var reconnectMaxMs: Int64
     /// Silence after which we PING the server; twice that without an answer drops the link.
     var pingIntervalMs: Int64
+    /// Nicks (lowercased) whose messages may start agent turns; nil admits everyone (`"*"`).
+    /// Empty by default: an assistant answers only the people it was told to.
+    var allowFrom: [String]? = []
 
     static func parse(_ v: JSONValue) throws(ConfigError) -> IRCConfig {
         let at = "channels.irc"
@@ -49,7 +52,7 @@ struct IRCConfig: Equatable {
             }
             return i
         }
-        let config = IRCConfig(
+        var config = IRCConfig(
             server: server,
             port: Int(try int("port", 1...65535, 6667)),
             session: IRCSession.Config(
@@ -63,10 +66,50 @@ struct IRCConfig: Equatable {
             reconnectMinMs: try int("reconnectMinMs", 100...600_000, 1_000),
             reconnectMaxMs: try int("reconnectMaxMs", 100...3_600_000, 30_000),
             pingIntervalMs: try int("pingIntervalMs", 1_000...3_600_000, 90_000))
+        if let raw = v["allowFrom"] {
+            if raw.stringValue == "*" {
+                config.allowFrom = nil
+            } else {
+                guard let items = raw.arrayValue, case let nicks = items.compactMap(\.stringValue), nicks.count == items.count else {
+                    throw ConfigError("\(at).allowFrom must be \"*\" or an array of nicks")
+                }
+                config.allowFrom = nicks.contains("*") ? nil : nicks.map(lowercasedNick)
+            }
+        }
         guard config.reconnectMinMs <= config.reconnectMaxMs else {
             throw ConfigError("\(at).reconnectMinMs must not exceed reconnectMaxMs")
         }
         return config
+    }
+
+    /// Why a message from `nick` starts no agent turn, or nil when `allowFrom` admits it.
+    func refusal(for nick: String) -> String? {
+        guard let allowFrom else { return nil }
+        if allowFrom.isEmpty { return "channels.irc.allowFrom is empty (the default: nobody); add the nick, or \"*\" for everyone" }
+        return allowFrom.contains(Self.lowercasedNick(nick)) ? nil : "\(nick) is not in channels.irc.allowFrom"
+    }
+
+    /// The text after `nick: ` or `nick, ` when a channel message is addressed to one of `nicks`; nil otherwise.
+    static func addressedText(_ text: String, nicks: [String]) -> String? {
+        for nick in nicks {
+            let n = nick.utf8.count
+            let bytes = Array(text.utf8)
+            guard bytes.count > n, lowercasedNick(String(decoding: bytes[..<n], as: UTF8.self)) == lowercasedNick(nick),
+                  bytes[n] == UInt8(ascii: ":") || bytes[n] == UInt8(ascii: ",") else { continue }
+            let rest = String(decoding: bytes[(n + 1)...], as: UTF8.self).drop(while: { $0 == " " })
+            return rest.isEmpty ? nil : String(rest)
+        }
+        return nil
+    }
+
+    /// RFC 1459 case mapping (ngircd's and most servers'): `A-Z[\]^` fold to `a-z{|}~`.
+    static func lowercasedNick(_ s: String) -> String {
+        String(decoding: s.utf8.map { b in
+            switch b {
+            case 0x41...0x5e: b + 0x20
+            default: b
+            }
+        }, as: UTF8.self)
     }
 
     static func isChannelName(_ s: String) -> Bool {

@@ -4,7 +4,8 @@ import JSONCore
 import NetIO
 import OpenClawConfig
 
-/// Registers `send`, `agent` and `agent.wait`. The send ledger is opened once
+/// Registers `send`, `agent`, `agent.wait` and the session methods (`sessions.list`,
+/// `chat.history`, `chat.send`), and routes inbound messages to agent turns. The send ledger is opened once
 /// and survives reloads; the agent backend follows them.
 enum Messaging {
     static let ledgerFile = "send-ledger.jsonl"
@@ -31,6 +32,11 @@ enum Messaging {
         let agents = try AgentRunner(server: server, sender: sender)
         server.registerMethod("agent") { call in agents.handleAgent(call) }
         server.registerMethod("agent.wait") { call in agents.handleWait(call) }
+        let turns = SessionTurns(server: server, store: server.sessions, runner: agents)
+        agents.turns = turns
+        turns.register()
+        server.channels.onInbound = { message in turns.inbound(message) }
+        server.agentStatus = { agents.statusJSON() }
         server.channels.onStop.append { agents.stopAll() }
         server.channels.reloadSteps.append(agents.prepareReload)
     }

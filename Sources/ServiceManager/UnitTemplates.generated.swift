@@ -63,7 +63,9 @@ RestrictRealtime=yes
 RestrictSUIDSGID=yes
 RemoveIPC=yes
 LockPersonality=yes
-MemoryDenyWriteExecute=yes
+# No MemoryDenyWriteExecute=: it is inherited by every child, and a system unit's
+# user may not start transient units, so agent backends run as the gateway's
+# children here; Node (V8) and other JIT runtimes die under it (units/README.md).
 KeyringMode=private
 SystemCallArchitectures=native
 SystemCallFilter=@system-service

@@ -20,6 +20,7 @@ final class ChildProcess: AgentProcess {
     /// The wait status once the child has exited and been reaped.
     private(set) var exitStatus: Int32?
     var onExit: ((Int32) -> Void)?
+    private var resourceUsage: rusage?
 
     /// Spawns `argv` (PATH lookup for argv[0]) with `environment` appended to ours
     /// minus what `AgentEnvironment` withholds.
@@ -112,7 +113,14 @@ final class ChildProcess: AgentProcess {
     var stderrPipe: StreamChannel? { stderr }
     var label: String { "pid \(pid)" }
     var unitName: String? { nil }
-    func usage() -> JSONValue? { nil }
+    /// The backend process's own CPU time and peak resident memory (from wait4;
+    /// what its children used is not counted: a process group has no accounting).
+    func usage() -> JSONValue? {
+        guard let r = resourceUsage else { return nil }
+        let cpuNs = (Int64(r.ru_utime.tv_sec) + Int64(r.ru_stime.tv_sec)) * 1_000_000_000
+            + (Int64(r.ru_utime.tv_usec) + Int64(r.ru_stime.tv_usec)) * 1000
+        return ["cpuUsageNSec": .int(cpuNs), "memoryPeakBytes": .int(Int64(r.ru_maxrss) * 1024), "scope": "process"]
+    }
     func requestStop() { signalGroup(SIGTERM) }
     func kill() { signalGroup(SIGKILL) }
 
@@ -122,8 +130,10 @@ final class ChildProcess: AgentProcess {
         // clear out anything it left running in its group, then reap it.
         Glibc.kill(-pid, SIGKILL)
         var status: Int32 = 0
-        let r = waitpid(pid, &status, WNOHANG)
+        var usage = rusage()
+        let r = wait4(pid, &status, WNOHANG, &usage)
         guard r == pid else { return }
+        resourceUsage = usage
         Self.waitBlocking(reaper)
         loop.unregister(fd: pidfd)
         close(pidfd)

@@ -126,6 +126,7 @@ final class TransientUnitProcess: AgentProcess {
     func usage() -> JSONValue? {
         guard let s = lastState else { return nil }
         var o = JSONObject()
+        o["scope"] = "unit"
         if let cpu = s.cpuUsageNSec { o["cpuUsageNSec"] = .int(Int64(clamping: cpu)) }
         if let peak = s.memoryPeakBytes ?? cgroupPeak ?? (sampledPeak > 0 ? sampledPeak : nil) {
             o["memoryPeakBytes"] = .int(Int64(clamping: peak))

@@ -6,13 +6,16 @@ struct OptionSpec: Sendable {
     let help: String
     /// Repeatable options collect every occurrence (`--media A --media B`); the others refuse a second one.
     let repeatable: Bool
+    /// A one-letter spelling (`-t` for `--target`), for the forms upstream's CLI accepts.
+    let short: Character?
 
     static func flag(_ name: String, _ help: String) -> OptionSpec {
-        OptionSpec(name: name, valueName: nil, help: help, repeatable: false)
+        OptionSpec(name: name, valueName: nil, help: help, repeatable: false, short: nil)
     }
 
-    static func value(_ name: String, _ valueName: String, _ help: String, repeatable: Bool = false) -> OptionSpec {
-        OptionSpec(name: name, valueName: valueName, help: help, repeatable: repeatable)
+    static func value(_ name: String, _ valueName: String, _ help: String, repeatable: Bool = false,
+                      short: Character? = nil) -> OptionSpec {
+        OptionSpec(name: name, valueName: valueName, help: help, repeatable: repeatable, short: short)
     }
 }
 
@@ -45,6 +48,10 @@ struct CommandSpec: Sendable {
 
     func option(named name: String) -> OptionSpec? {
         options.first { $0.name == name } ?? CommandSpec.globalOptions.first { $0.name == name }
+    }
+
+    func option(short letter: Character) -> OptionSpec? {
+        options.first { $0.short == letter }
     }
 
     /// Accepted by every command, before or after the command words.
@@ -82,7 +89,8 @@ public struct UsageError: Error, Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Reads arguments against a `CommandSpec` tree: long options (`--name value`, `--name=value`),
-/// `-h`, `--` to end options, subcommand words, positionals.
+/// the short spellings a command declares (`-t value`), `-h`, `--` to end options, subcommand
+/// words, positionals.
 ///
 /// `--help` wins over every other mistake on the line, so a user who typed a
 /// wrong flag and then `--help` gets the help of the command they reached.
@@ -128,13 +136,16 @@ struct ArgumentParser {
                 parsed.wantsHelp = true
                 continue
             }
-            guard token.hasPrefix("--") else {
+            var name: String
+            var inlineValue: String?
+            if token.hasPrefix("--") {
+                name = String(token.dropFirst(2))
+            } else if token.count == 2, let spec = parsed.command.option(short: token.last!) {
+                name = spec.name
+            } else {
                 fail("Unknown option '\(token)' (options are spelled --name)")
                 continue
             }
-
-            var name = String(token.dropFirst(2))
-            var inlineValue: String?
             if let equals = name.firstIndex(of: "=") {
                 inlineValue = String(name[name.index(after: equals)...])
                 name = String(name[..<equals])
@@ -193,7 +204,9 @@ struct ArgumentParser {
     /// A value that is itself one of the command's options is taken as a forgotten value,
     /// so `logs --limit --json` says "--limit needs a value" rather than "invalid number '--json'".
     private func looksLikeOption(_ token: String, of command: CommandSpec) -> Bool {
-        guard token.hasPrefix("--") else { return token == "-h" }
+        guard token.hasPrefix("--") else {
+            return token == "-h" || (token.count == 2 && token.first == "-" && command.option(short: token.last!) != nil)
+        }
         let name = token.dropFirst(2).split(separator: "=", maxSplits: 1).first.map(String.init) ?? ""
         return name.isEmpty || name == "help" || command.option(named: name) != nil
     }

@@ -49,7 +49,7 @@ public enum CLI {
                 options: GatewayOptions(profile: invocation.profile, port: port, bind: bind, verbose: verbose),
                 environment: environment)
         case .install(let request): return try services.install(request)
-        case .service(let verb, let system): return try services.run(verb, system: system)
+        case .service(let verb, let system, let json): return try services.run(verb, system: system, json: json)
         case .status(let request): return try services.status(request)
         case .doctor(let fix, let system): return try services.doctor(fix: fix, system: system)
         case .health(let target, let json): return try rpc.health(target, json: json)

@@ -8,6 +8,10 @@ enum CommandTree {
     static let token = OptionSpec.value(
         "token", "TOKEN", "Shared secret for the gateway (default: env OPENCLAW_GATEWAY_TOKEN, then the config).")
     static let json = OptionSpec.flag("json", "Print one JSON document instead of text.")
+    /// On every command that talks to the gateway (the bound of G2's "never waits forever").
+    static let timeout = OptionSpec.value(
+        "timeout", "MS", "How long to wait for the gateway (connecting, then each answer), in milliseconds "
+            + "(default: 10000 to connect, 30000 per answer).")
     static let system = OptionSpec.flag("system", "Act on the system unit in /etc/systemd/system instead of the user unit.")
     static let rpcSystem = OptionSpec.flag(
         "system", "Talk to the profile's system install: its socket's address and its token file (as root, or with "
@@ -21,16 +25,23 @@ enum CommandTree {
         Exit codes: 0 done, 1 failed (the error says why and what to run), 2 usage error.
         """
 
+    private static let runOptions: [OptionSpec] = [
+        .value("port", "N", "Port to listen on when not socket-activated (default: config, then 18789)."),
+        .value("bind", "ADDR", "Address to bind when not socket-activated (default: config, then 127.0.0.1)."),
+        .flag("verbose", "Log every request and connection."),
+    ]
+    private static let runNotes =
+        "Under systemd the listening socket comes from socket activation; --port and --bind then do not apply."
+
     static let run = CommandSpec(
         ["gateway"], "Run the gateway in the foreground (what the systemd unit runs).",
-        options: [
-            .value("port", "N", "Port to listen on when not socket-activated (default: config, then 18789)."),
-            .value("bind", "ADDR", "Address to bind when not socket-activated (default: config, then 127.0.0.1)."),
-            .flag("verbose", "Log every request and connection."),
-        ],
-        subcommands: [install, uninstall, start, stop, restart, status, gatewayDoctor, health, call],
-        notes: "Under systemd the listening socket comes from socket activation; --port and --bind then do not apply."
+        options: runOptions,
+        subcommands: [gatewayRun, install, uninstall, start, stop, restart, status, gatewayDoctor, health, call],
+        notes: runNotes
     )
+    static let gatewayRun = CommandSpec(
+        ["gateway", "run"], "Run the gateway in the foreground (same as 'openclaw gateway').",
+        options: runOptions, notes: runNotes)
 
     static let install = CommandSpec(
         ["gateway", "install"], "Install and start the gateway as a systemd service (socket + service units).",
@@ -40,9 +51,11 @@ enum CommandTree {
             .value("token", "TOKEN", "Shared secret to install (default: the existing one, else a new one)."),
             system,
             .value("user-name", "USER", "With --system: the account the system unit runs as."),
+            lifecycleJSON,
         ],
-        notes: serviceNotes
+        notes: serviceNotes + "\n--json prints one document; its schema is in docs/cli-json.md."
     )
+    private static let lifecycleJSON = OptionSpec.flag("json", "Print one JSON document (what was done) instead of text.")
     static let uninstall = lifecycle("uninstall", "Stop, disable and remove the service units, then reload systemd.")
     static let start = lifecycle("start", "Start the service through systemd and wait until the gateway answers.")
     static let stop = lifecycle("stop", "Stop the service through systemd and wait until it is inactive.")
@@ -50,15 +63,22 @@ enum CommandTree {
         "restart", "Restart the service through systemd and wait until the new instance answers.")
 
     private static func lifecycle(_ verb: String, _ summary: String) -> CommandSpec {
-        CommandSpec(["gateway", verb], summary, options: [system], notes: serviceNotes)
+        CommandSpec(["gateway", verb], summary, options: [system, lifecycleJSON],
+                    notes: serviceNotes + "\n--json prints one document; its schema is in docs/cli-json.md.")
     }
 
-    static let status = CommandSpec(
-        ["gateway", "status"], "Show the service (systemd unit) and the RPC reachability of the gateway.",
+    static let status = statusCommand(["gateway", "status"])
+    /// `openclaw status`, the spelling upstream's users type.
+    static let topStatus = statusCommand(["status"])
+
+    private static func statusCommand(_ path: [String]) -> CommandSpec {
+        CommandSpec(
+        path, "Show the service (systemd unit) and the RPC reachability of the gateway.",
         options: [
             .value("url", "URL", "Probe this WebSocket URL instead of the one the config resolves to."),
             .flag("deep", "Also scan every systemd unit that looks like a gateway, and warn about foreign ones."),
             .flag("no-probe", "Skip the RPC probe."),
+            .value("timeout", "MS", "How long the RPC probe may take, in milliseconds (default: 3000)."),
             json,
             system,
         ],
@@ -68,24 +88,41 @@ enum CommandTree {
             5 active but the gateway does not answer.
             --json prints one document; its schema is in docs/status-json.md.
             """
-    )
+        )
+    }
+    private static let doctorOptions: [OptionSpec] = [
+        .flag("fix", "Apply the fixes and report what changed."),
+        .flag("repair", "Same as --fix (upstream's spelling)."),
+        system,
+    ]
     static let gatewayDoctor = CommandSpec(
         ["gateway", "doctor"], "Audit the installed service against the recommended setup (same as 'openclaw doctor').",
-        options: [.flag("fix", "Apply the fixes and report what changed."), system],
+        options: doctorOptions,
         notes: "Exits non-zero while problems remain.")
-    static let health = CommandSpec(
-        ["gateway", "health"], "Ask the running gateway whether it and its channels are healthy.",
-        options: [url, token, json, rpcSystem],
-        notes: "Exit codes: 0 healthy, 1 unhealthy or unreachable, 2 usage error.\n" + rpcNotes)
+    static let health = healthCommand(["gateway", "health"])
+    /// `openclaw health`, the spelling upstream's users type.
+    static let topHealth = healthCommand(["health"])
+
+    private static func healthCommand(_ path: [String]) -> CommandSpec {
+        CommandSpec(
+            path, "Ask the running gateway whether it and its channels are healthy.",
+            options: [url, token, timeout, json, rpcSystem],
+            notes: "Exit codes: 0 healthy, 1 unhealthy or unreachable, 2 usage error.\n" + rpcNotes)
+    }
     static let call = CommandSpec(
         ["gateway", "call"], "Call one gateway method and print its result (for debugging).",
         positionals: ["METHOD"],
         options: [
             .value("params", "JSON", "Parameters as a JSON value (default: {})."),
-            .value("timeout", "MS", "How long to wait for the answer, in milliseconds (default: 30000)."),
-            url, token, json, rpcSystem,
+            .flag("expect-final", "For methods answered twice (agent): skip the \"accepted\" answer and wait for the final one."),
+            timeout, url, token, json, rpcSystem,
         ],
-        notes: "Example: openclaw gateway call logs.tail --params '{\"limit\":5}'\n" + rpcNotes)
+        notes: """
+            Example: openclaw gateway call logs.tail --params '{"limit":5}'
+            Example: openclaw gateway call agent --expect-final --timeout 600000 --params '{"message":"hi","idempotencyKey":"k1"}'
+            If --timeout runs out, the request is cancelled (a cancel frame) before the command fails.
+
+            """ + rpcNotes)
 
     static let logs = CommandSpec(
         ["logs"], "Print the gateway's recent log lines through its logs.tail method.",
@@ -93,7 +130,7 @@ enum CommandTree {
             .flag("follow", "Keep printing new lines; survives gateway restarts."),
             .value("limit", "N", "How many recent lines to start with (1-5000, default: 200)."),
             .value("interval", "MS", "With --follow: how often to poll, in milliseconds (default: 1000)."),
-            json, url, token, rpcSystem,
+            timeout, json, url, token, rpcSystem,
         ],
         notes: """
             --json prints the logs.tail result ({source, cursor, lines}) as one document; with --follow,
@@ -106,12 +143,12 @@ enum CommandTree {
     static let messageSend = CommandSpec(
         ["message", "send"], "Send a message through the gateway's channel.",
         options: [
-            .value("target", "TO", "Recipient: a number, a nick or a #channel."),
-            .value("message", "TEXT", "Message text."),
+            .value("target", "TO", "Recipient: a number, a nick or a #channel.", short: "t"),
+            .value("message", "TEXT", "Message text.", short: "m"),
             .value("media", "URL", "Media to attach (repeatable).", repeatable: true),
             .value("channel", "ID", "Channel to send on (default: the linked one)."),
             .value("idempotency-key", "KEY", "Key that makes a retry deliver once (default: a new one, printed)."),
-            json, url, token, rpcSystem,
+            timeout, json, url, token, rpcSystem,
         ],
         notes: "Retrying with the same --idempotency-key returns the first result and never delivers twice.\n"
             + rpcNotes)
@@ -124,7 +161,8 @@ enum CommandTree {
             .value("message", "TEXT", "What to ask the agent."),
             .value("to", "TO", "Recipient the turn is for (a number, a nick or a #channel)."),
             .flag("deliver", "Send the final reply to --to through the channel."),
-            .value("timeout", "SECONDS", "Give the run this long before it is stopped (default: the gateway's)."),
+            .value("timeout", "SECONDS", "Give the run this long before it is stopped (default: the gateway's); "
+                + "the command waits that long plus 30 s."),
             .flag("no-wait", "Return once the gateway accepted the run, printing its run id."),
             json, url, token, rpcSystem,
         ],
@@ -133,12 +171,12 @@ enum CommandTree {
 
     static let doctor = CommandSpec(
         ["doctor"], "Audit the installed service, config and token, and migrate legacy installs.",
-        options: [.flag("fix", "Apply the fixes and report what changed."), system],
+        options: doctorOptions,
         notes: "Exits non-zero while problems remain.")
 
     static let root = CommandSpec(
         [], "Run and manage the OpenClaw gateway.",
-        subcommands: [run, logs, message, agent, doctor],
+        subcommands: [run, topStatus, topHealth, logs, message, agent, doctor],
         runnable: false,
         notes: """
             Environment:

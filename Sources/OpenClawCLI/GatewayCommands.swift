@@ -44,24 +44,30 @@ struct GatewayCommands {
         }
     }
 
-    func connect(_ target: GatewayTarget, requestTimeoutMs: Int = 30_000) throws(CommandFailure) -> GatewayConnection {
+    /// `timeoutMs` (`--timeout`) bounds the connect and each answer; without it, 10 s and `requestTimeoutMs`.
+    func connect(_ target: GatewayTarget, timeoutMs: Int? = nil, requestTimeoutMs: Int = 30_000)
+        throws(CommandFailure) -> GatewayConnection
+    {
         do {
             return try GatewayConnection.connect(
                 url: target.url, token: target.token, password: target.password, identity: Self.identity,
-                requestTimeoutMs: requestTimeoutMs)
+                connectTimeoutMs: timeoutMs ?? 10_000, requestTimeoutMs: timeoutMs ?? requestTimeoutMs)
         } catch {
             throw CommandFailure(error.description)
         }
     }
 
-    /// One request on a fresh connection.
-    func call(_ target: GatewayTarget, _ method: String, params: JSONValue = [:], timeoutMs: Int? = nil)
-        throws(CommandFailure) -> JSONValue
+    /// One request on a fresh connection. With `expectFinal`, answers `{status:"accepted"}` are
+    /// skipped and the final one is returned (upstream's expectFinal, for `agent`).
+    func call(_ target: GatewayTarget, _ method: String, params: JSONValue = [:], timeoutMs: Int? = nil,
+              expectFinal: Bool = false) throws(CommandFailure) -> JSONValue
     {
-        let connection = try connect(target, requestTimeoutMs: timeoutMs ?? 30_000)
+        let connection = try connect(target, timeoutMs: timeoutMs)
         defer { connection.close() }
         do {
-            return try connection.call(method, params: params, timeoutMs: timeoutMs)
+            guard expectFinal else { return try connection.call(method, params: params) }
+            return try connection.stream(method, params: params, timeoutMs: nil, onEvent: { _, _ in },
+                                         onResponse: { $0["status"]?.stringValue != "accepted" })
         } catch {
             throw CommandFailure(error.description)
         }
@@ -71,7 +77,7 @@ struct GatewayCommands {
 
     func health(_ override: RPCTarget, json: Bool) throws(CommandFailure) -> Int32 {
         let target = try resolve(override)
-        let health = try call(target, "health")
+        let health = try call(target, "health", timeoutMs: override.timeoutMs)
         if json {
             terminal.line(health.prettyPrinted())
         } else {
@@ -88,7 +94,7 @@ struct GatewayCommands {
 
     func call(_ override: RPCTarget, _ request: CallRequest) throws(CommandFailure) -> Int32 {
         let result = try call(try resolve(override), request.method, params: request.params,
-                              timeoutMs: request.timeoutMs)
+                              timeoutMs: override.timeoutMs, expectFinal: request.expectFinal)
         terminal.line(request.json ? result.jsonString : result.prettyPrinted())
         return CLI.Exit.ok
     }
@@ -111,7 +117,7 @@ struct GatewayCommands {
 
         let result: JSONValue
         do {
-            result = try call(try resolve(override), "send", params: .object(params))
+            result = try call(try resolve(override), "send", params: .object(params), timeoutMs: override.timeoutMs)
         } catch {
             throw CommandFailure(error.message.dropLastPeriod() + "; retry with --idempotency-key \(key) to send at most once.")
         }
@@ -136,7 +142,7 @@ extension GatewayCommands {
     func logs(_ override: RPCTarget, _ request: LogsRequest) throws(CommandFailure) -> Int32 {
         let target = try resolve(override)
         var follower = LogFollower()
-        let initial = try connect(target)
+        let initial = try connect(target, timeoutMs: override.timeoutMs)
         let first: JSONValue
         do {
             first = try initial.call("logs.tail", params: follower.params(limit: request.limit))
@@ -162,7 +168,7 @@ extension GatewayCommands {
                 do {
                     connection = try GatewayConnection.connect(
                         url: target.url, token: target.token, password: target.password, identity: Self.identity,
-                        connectTimeoutMs: 5_000)
+                        connectTimeoutMs: override.timeoutMs ?? 5_000, requestTimeoutMs: override.timeoutMs ?? 30_000)
                     terminal.note("Reconnected to \(target.url); resuming after the last line shown.")
                     backoffMs = 250
                 } catch {

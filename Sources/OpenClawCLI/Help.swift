@@ -18,7 +18,8 @@ enum Help {
         }
 
         var rows = (command.options + CommandSpec.globalOptions).map { option in
-            let head = option.name == "help" ? "-h, --help" : "--" + option.name
+            let long = "--" + option.name
+            let head = option.name == "help" ? "-h, --help" : option.short.map { "-\($0), \(long)" } ?? long
             return (option.valueName.map { "\(head) \($0)" } ?? head, option.help)
         }
         if command.path.isEmpty { rows.append(("--version", "Print the version.")) }

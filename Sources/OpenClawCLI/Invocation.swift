@@ -12,7 +12,7 @@ public struct Invocation: Sendable, Equatable {
         case version
         case runGateway(port: Int?, bind: String?, verbose: Bool)
         case install(InstallRequest)
-        case service(ServiceVerb, system: Bool)
+        case service(ServiceVerb, system: Bool, json: Bool)
         case status(StatusRequest)
         case doctor(fix: Bool, system: Bool)
         case health(RPCTarget, json: Bool)
@@ -42,7 +42,7 @@ public struct Invocation: Sendable, Equatable {
     private static func action(_ p: ParsedArguments) throws(UsageError) -> Action {
         let values = Values(parsed: p)
         switch p.command.path {
-        case ["gateway"]:
+        case ["gateway"], ["gateway", "run"]:
             return .runGateway(port: try values.port(), bind: p.value("bind"), verbose: p.flag("verbose"))
         case ["gateway", "install"]:
             if p.value("user-name") != nil && !p.flag("system") {
@@ -51,24 +51,23 @@ public struct Invocation: Sendable, Equatable {
             if let token = p.value("token"), token.isEmpty { throw values.error("--token must not be empty") }
             return .install(InstallRequest(
                 force: p.flag("force"), port: try values.port(), token: p.value("token"), system: p.flag("system"),
-                userName: p.value("user-name")))
-        case ["gateway", "uninstall"]: return .service(.uninstall, system: p.flag("system"))
-        case ["gateway", "start"]: return .service(.start, system: p.flag("system"))
-        case ["gateway", "stop"]: return .service(.stop, system: p.flag("system"))
-        case ["gateway", "restart"]: return .service(.restart, system: p.flag("system"))
-        case ["gateway", "status"]:
+                userName: p.value("user-name"), json: p.flag("json")))
+        case ["gateway", "uninstall"], ["gateway", "start"], ["gateway", "stop"], ["gateway", "restart"]:
+            return .service(ServiceVerb(rawValue: p.command.path[1])!, system: p.flag("system"), json: p.flag("json"))
+        case ["gateway", "status"], ["status"]:
             if p.flag("no-probe") && p.value("url") != nil { throw values.error("--url and --no-probe contradict") }
+            if p.flag("no-probe") && p.value("timeout") != nil { throw values.error("--timeout and --no-probe contradict") }
             return .status(StatusRequest(
                 url: try values.url(), deep: p.flag("deep"), probe: !p.flag("no-probe"), json: p.flag("json"),
-                system: p.flag("system")))
+                system: p.flag("system"), probeTimeoutMs: try values.timeout()))
         case ["gateway", "doctor"], ["doctor"]:
-            return .doctor(fix: p.flag("fix"), system: p.flag("system"))
-        case ["gateway", "health"]:
+            return .doctor(fix: p.flag("fix") || p.flag("repair"), system: p.flag("system"))
+        case ["gateway", "health"], ["health"]:
             return .health(try values.target(), json: p.flag("json"))
         case ["gateway", "call"]:
             return .call(try values.target(), CallRequest(
-                method: p.positionals[0], params: try values.jsonParams(),
-                timeoutMs: try values.integer("timeout", in: 1...3_600_000), json: p.flag("json")))
+                method: p.positionals[0], params: try values.jsonParams(), expectFinal: p.flag("expect-final"),
+                json: p.flag("json")))
         case ["logs"]:
             return .logs(try values.target(), LogsRequest(
                 follow: p.flag("follow"), limit: try values.integer("limit", in: 1...5000) ?? 200,
@@ -114,6 +113,9 @@ private struct Values {
 
     func port() throws(UsageError) -> Int? { try integer("port", in: 1...65535) }
 
+    /// `--timeout MS` of the commands that talk to the gateway.
+    func timeout() throws(UsageError) -> Int? { try integer("timeout", in: 1...3_600_000) }
+
     func url() throws(UsageError) -> String? {
         guard let url = parsed.value("url") else { return nil }
         // The client speaks plain ws:// only (no TLS); say so here rather than after a connect attempt.
@@ -125,7 +127,9 @@ private struct Values {
 
     func target() throws(UsageError) -> RPCTarget {
         if let token = parsed.value("token"), token.isEmpty { throw error("--token must not be empty") }
-        return RPCTarget(url: try url(), token: parsed.value("token"), system: parsed.flag("system"))
+        // `agent --timeout` is the run's bound in seconds, not the RPC timeout.
+        let timeoutMs = parsed.command.path == ["agent"] ? nil : try timeout()
+        return RPCTarget(url: try url(), token: parsed.value("token"), system: parsed.flag("system"), timeoutMs: timeoutMs)
     }
 
     func jsonParams() throws(UsageError) -> JSONValue {
@@ -144,6 +148,8 @@ public struct RPCTarget: Sendable, Equatable {
     public var token: String?
     /// The profile's system install instead of the caller's own config (`--system`).
     public var system = false
+    /// `--timeout MS`: bounds the connect and each answer (nil: the client's defaults).
+    public var timeoutMs: Int?
 }
 
 public struct InstallRequest: Sendable, Equatable {
@@ -152,6 +158,7 @@ public struct InstallRequest: Sendable, Equatable {
     public var token: String?
     public var system: Bool
     public var userName: String?
+    public var json: Bool
 }
 
 public struct StatusRequest: Sendable, Equatable {
@@ -160,12 +167,15 @@ public struct StatusRequest: Sendable, Equatable {
     public var probe: Bool
     public var json: Bool
     public var system: Bool
+    /// `--timeout MS` for the RPC probe (nil: its default).
+    public var probeTimeoutMs: Int?
 }
 
 public struct CallRequest: Sendable, Equatable {
     public var method: String
     public var params: JSONValue
-    public var timeoutMs: Int?
+    /// `--expect-final`: skip `{status:"accepted"}` answers and return the final one.
+    public var expectFinal: Bool
     public var json: Bool
 }
 

@@ -27,6 +27,10 @@ struct ServiceCommands {
         } catch {
             throw CommandFailure(error.description)
         }
+        if request.json {
+            terminal.line(document("install", service, result.json).prettyPrinted())
+            return CLI.Exit.ok
+        }
         switch result.outcome {
         case .alreadyInstalled:
             terminal.line("\(service.target.serviceUnit) is already installed as configured; nothing changed "
@@ -52,11 +56,27 @@ struct ServiceCommands {
         return CLI.Exit.ok
     }
 
-    func run(_ verb: Invocation.ServiceVerb, system: Bool) throws(CommandFailure) -> Int32 {
+    /// `{action, unit, kind, …result}`: every lifecycle document names what was acted on.
+    private func document(_ action: String, _ service: GatewayService, _ result: JSONValue) -> JSONValue {
+        var o = JSONObject([("action", .string(action)), ("unit", .string(service.target.serviceUnit)),
+                            ("socketUnit", .string(service.target.socketUnit)),
+                            ("kind", .string(service.target.kind.rawValue))])
+        for (key, value) in result.objectValue?.entries ?? [] { o[key] = value }
+        return .object(o)
+    }
+
+    func run(_ verb: Invocation.ServiceVerb, system: Bool, json: Bool) throws(CommandFailure) -> Int32 {
         let service = try service(system: system)
         let unit = service.target.serviceUnit
         do {
             switch verb {
+            case .uninstall where json:
+                terminal.line(document(verb.rawValue, service, try service.uninstall().json).prettyPrinted())
+            case .start where json, .restart where json:
+                let result = verb == .start ? try service.start() : try service.restart()
+                terminal.line(document(verb.rawValue, service, result.json).prettyPrinted())
+            case .stop where json:
+                terminal.line(document(verb.rawValue, service, try service.stop().json).prettyPrinted())
             case .uninstall:
                 let result = try service.uninstall()
                 terminal.line("Uninstalled \(unit); removed:")
@@ -78,7 +98,8 @@ struct ServiceCommands {
 
     func status(_ request: StatusRequest) throws(CommandFailure) -> Int32 {
         let report = try service(system: request.system)
-            .status(StatusOptions(url: request.url, probe: request.probe, deep: request.deep))
+            .status(StatusOptions(url: request.url, probe: request.probe, deep: request.deep,
+                                  probeTimeoutMs: request.probeTimeoutMs ?? StatusOptions().probeTimeoutMs))
         if request.json {
             terminal.line(report.json.prettyPrinted())
         } else {

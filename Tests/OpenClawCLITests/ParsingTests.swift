@@ -150,9 +150,9 @@ private func usageError(_ line: String) -> UsageError? {
 @Suite struct ServiceParsing {
     @Test func install() throws {
         #expect(try parse("gateway install").action == .install(
-            InstallRequest(force: false, port: nil, token: nil, system: false, userName: nil)))
+            InstallRequest(force: false, port: nil, token: nil, system: false, userName: nil, json: false)))
         #expect(try parse("gateway install --force --port 18800 --token s3cret --system --user-name bob").action
-            == .install(InstallRequest(force: true, port: 18800, token: "s3cret", system: true, userName: "bob")))
+            == .install(InstallRequest(force: true, port: 18800, token: "s3cret", system: true, userName: "bob", json: false)))
     }
 
     @Test func userNameNeedsSystem() {
@@ -160,19 +160,19 @@ private func usageError(_ line: String) -> UsageError? {
     }
 
     @Test func verbs() throws {
-        #expect(try parse("gateway uninstall").action == .service(.uninstall, system: false))
-        #expect(try parse("gateway start").action == .service(.start, system: false))
-        #expect(try parse("gateway stop --system").action == .service(.stop, system: true))
-        #expect(try parse("gateway restart").action == .service(.restart, system: false))
+        #expect(try parse("gateway uninstall").action == .service(.uninstall, system: false, json: false))
+        #expect(try parse("gateway start").action == .service(.start, system: false, json: false))
+        #expect(try parse("gateway stop --system").action == .service(.stop, system: true, json: false))
+        #expect(try parse("gateway restart").action == .service(.restart, system: false, json: false))
     }
 
     @Test func status() throws {
         #expect(try parse("gateway status").action == .status(
-            StatusRequest(url: nil, deep: false, probe: true, json: false, system: false)))
+            StatusRequest(url: nil, deep: false, probe: true, json: false, system: false, probeTimeoutMs: nil)))
         #expect(try parse("gateway status --url ws://10.0.0.2:18789 --deep --json").action == .status(
-            StatusRequest(url: "ws://10.0.0.2:18789", deep: true, probe: true, json: true, system: false)))
+            StatusRequest(url: "ws://10.0.0.2:18789", deep: true, probe: true, json: true, system: false, probeTimeoutMs: nil)))
         #expect(try parse("gateway status --no-probe").action == .status(
-            StatusRequest(url: nil, deep: false, probe: false, json: false, system: false)))
+            StatusRequest(url: nil, deep: false, probe: false, json: false, system: false, probeTimeoutMs: nil)))
     }
 
     @Test func statusRefusesContradictions() {
@@ -197,9 +197,9 @@ private func usageError(_ line: String) -> UsageError? {
     @Test func call() throws {
         let inv = try Invocation.parse(["gateway", "call", "logs.tail", "--params", #"{"limit": 5}"#, "--json"])
         #expect(inv.action == .call(RPCTarget(), CallRequest(
-            method: "logs.tail", params: ["limit": 5], timeoutMs: nil, json: true)))
+            method: "logs.tail", params: ["limit": 5], expectFinal: false, json: true)))
         #expect(try parse("gateway call status").action == .call(RPCTarget(), CallRequest(
-            method: "status", params: [:], timeoutMs: nil, json: false)))
+            method: "status", params: [:], expectFinal: false, json: false)))
     }
 
     @Test func callErrors() {
@@ -279,7 +279,7 @@ private func usageError(_ line: String) -> UsageError? {
 
     @Test func systemFlagWithOtherOptions() throws {
         #expect(try parse("gateway call status --system --json").action == .call(
-            RPCTarget(system: true), CallRequest(method: "status", params: [:], timeoutMs: nil, json: true)))
+            RPCTarget(system: true), CallRequest(method: "status", params: [:], expectFinal: false, json: true)))
         #expect(try parse("logs --system --limit 5").action == .logs(
             RPCTarget(system: true), LogsRequest(follow: false, limit: 5, intervalMs: 1000, json: false)))
         #expect(usageError("gateway health --system=yes") != nil)

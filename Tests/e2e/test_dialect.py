@@ -289,3 +289,54 @@ def test_upstream_client_session_replay(make_gateway, tmp_path):
     # Still open: a tick-less gateway answers one more request on the same socket.
     assert request("health")[1]["payload"]["ok"] is True
     ws.close()
+
+
+# --- item 5: the CLI forms upstream's scripts use -----------------------------------------
+
+
+def test_cli_top_level_health_with_timeout(gateway):
+    from test_cli_rpc import cli_env, run as cli
+    r = cli(["health", "--json", "--timeout", "3000"], cli_env(gateway))
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["sessions"]["count"] == 0
+    r = cli(["health", "--timeout", "3000"], cli_env(gateway))
+    assert r.returncode == 0 and r.stdout.startswith("Gateway: healthy")
+
+
+def test_cli_message_send_short_options_reach_the_gateway(gateway):
+    from test_cli_rpc import cli_env, run as cli
+    r = cli(["message", "send", "-t", "#ops", "-m", "hi", "--timeout", "3000"], cli_env(gateway))
+    assert r.returncode == 1 and "(NOT_LINKED)" in r.stderr.splitlines()[-1]
+
+
+def test_cli_call_expect_final_and_timeout_cancels(make_gateway, tmp_path):
+    from test_cli_rpc import cli_env, one_sentence, run as cli
+    backend = script(tmp_path, "agent.sh", 'read -r m\ncase "$m" in slow*) sleep 30;; esac\necho "reply: $m"\n')
+    gw = make_gateway(config=agent_config([backend]))
+    env = cli_env(gw)
+    r = cli(["gateway", "call", "agent", "--expect-final", "--json",
+             "--params", json.dumps({"message": "hi", "idempotencyKey": "cli-final"})], env)
+    assert r.returncode == 0, r.stderr
+    final = json.loads(r.stdout)
+    assert final["status"] == "ok" and final["runId"] == "cli-final"
+    assert final["result"]["payloads"] == [{"text": "reply: hi"}]
+    # Without --expect-final the first answer is the accepted one.
+    r = cli(["gateway", "call", "agent", "--json", "--params", json.dumps({"message": "x", "idempotencyKey": "cli-acc"})], env)
+    assert json.loads(r.stdout)["status"] == "accepted"
+    # --timeout runs out: the CLI fails naming it and cancels the request, which aborts the run.
+    r = cli(["gateway", "call", "agent", "--expect-final", "--timeout", "800",
+             "--params", json.dumps({"message": "slow", "idempotencyKey": "cli-slow"})], env)
+    assert r.returncode == 1 and "agent" in one_sentence(r.stderr)
+    ws, _ = handshake(gw.url)
+    assert call(ws, "agent.wait", {"runId": "cli-slow", "timeoutMs": 5000})["payload"]["status"] == "aborted"
+
+
+def test_cli_gateway_run_and_doctor_repair_in_help():
+    from test_cli_rpc import cli_env, run as cli
+    env = cli_env()
+    assert "same as 'openclaw gateway'" in cli(["gateway", "run", "--help"], env).stdout
+    assert "--repair" in cli(["doctor", "--help"], env).stdout
+    root = cli(["--help"], env).stdout
+    assert "\n  status " in root and "\n  health " in root
+    for verb in ("install", "uninstall", "start", "stop", "restart"):
+        assert "--json" in cli(["gateway", verb, "--help"], env).stdout

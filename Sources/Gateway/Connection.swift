@@ -284,12 +284,17 @@ final class Connection {
 
     /// Writes the success envelope around the payload directly (the hot path: no envelope tree).
     func sendResponse(id: String, payload: JSONValue) {
+        sendResponse(id: id) { payload.serialize(into: &$0) }
+    }
+
+    /// The same, for a payload its handler writes as bytes (parts of it serialized once and reused).
+    func sendResponse(id: String, writingPayload writePayload: (inout [UInt8]) -> Void) {
         guard isOpen else { return }
         var out = server.takeScratch()
         out.append(contentsOf: Self.okResponseHead)
         JSONValue.string(id).serialize(into: &out)
         out.append(contentsOf: Self.okResponsePayload)
-        payload.serialize(into: &out)
+        writePayload(&out)
         out.append(UInt8(ascii: "}"))
         writeFrame(.text, out)
         server.returnScratch(out)

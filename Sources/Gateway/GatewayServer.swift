@@ -18,6 +18,8 @@ final class GatewayServer {
     var channels: ChannelRegistry!
     /// Sessions and transcripts (set up with messaging; `health` and `status` read it).
     var sessions: SessionStore!
+    /// The upstream part of `health`, rebuilt only when what it shows changed (see `HealthTail`).
+    var healthTail = HealthTail()
     /// Durable stores whose condition `health` and `status` report (see `StoreHealth`).
     var stores: [StoreHealth] = []
     /// The agent section of `status` (runner, runs in flight with their units and usage).
@@ -436,7 +438,7 @@ final class GatewayServer {
     private func registerCoreMethods() {
         registerMethod("health") { [unowned self] call in
             let t0 = EventLoop.nowMs()
-            call.respond(self.healthPayload(durationMs: EventLoop.nowMs() - t0))
+            call.respond { self.writeHealth(into: &$0, durationMs: EventLoop.nowMs() - t0) }
         }
         // No heartbeat runner here (upstream's periodic agent check-in): nothing has been sent.
         registerMethod("last-heartbeat") { call in call.respond(.null) }

@@ -37,6 +37,12 @@ final class MethodCall {
         connection?.sendResponse(id: id, payload: payload)
     }
 
+    /// `respond` for a payload written as bytes (a JSON value, whole).
+    func respond(writing writePayload: (inout [UInt8]) -> Void) {
+        count(errorCode: nil)
+        connection?.sendResponse(id: id, writingPayload: writePayload)
+    }
+
     func fail(_ error: RPCError) {
         count(errorCode: error.code)
         connection?.sendResponse(id: id, error: error)

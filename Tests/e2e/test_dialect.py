@@ -340,3 +340,24 @@ def test_cli_gateway_run_and_doctor_repair_in_help():
     assert "\n  status " in root and "\n  health " in root
     for verb in ("install", "uninstall", "start", "stop", "restart"):
         assert "--json" in cli(["gateway", verb, "--help"], env).stdout
+
+
+def test_health_sessions_come_from_the_session_store(tmp_path):
+    """Sessions on disk at start-up show in health.sessions; their age moves between calls
+    (the cached part of health is rebuilt when it must be)."""
+    from conftest import Gateway
+    sessions = tmp_path / "state" / "sessions"
+    sessions.mkdir(parents=True)
+    (sessions / "irc%3Agroup%3A%23ops.jsonl").write_text('{"role":"user","text":"hi","ts":1}\n')
+    gw = Gateway(str(tmp_path))
+    try:
+        ws, _ = handshake(gw.url)
+        first = call(ws, "health", id_="1")["payload"]["sessions"]
+        assert first["path"] == f"{gw.state}/sessions" and first["count"] == 1
+        assert [r["key"] for r in first["recent"]] == ["irc:group:#ops"] and first["recent"][0]["updatedAt"] > 0
+        time.sleep(0.05)
+        second = call(ws, "health", id_="2")["payload"]
+        assert second["sessions"]["recent"][0]["age"] > first["recent"][0]["age"]
+        assert second["agents"][0]["sessions"] == second["sessions"]
+    finally:
+        gw.stop()

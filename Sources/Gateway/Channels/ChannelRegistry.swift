@@ -58,6 +58,8 @@ final class ChannelRegistry {
     private var retiring: [ObjectIdentifier: MessageChannel] = [:]
     private var started = false
     private var stopped = false
+    /// Bumped when the set of channels changes (a reload), so their ids and labels can be cached.
+    private(set) var revision: UInt64 = 0
     /// Work that must end with the channels (agent runs), registered by `Messaging`.
     var onStop: [() -> Void] = []
     /// Inbound messages go here (`SessionTurns`: the `chat.inbound` event and agent turns), registered by `Messaging`.
@@ -130,6 +132,7 @@ final class ChannelRegistry {
         }
         guard !old.isEmpty || !added.isEmpty else { return }
         entries = next
+        revision &+= 1
         let running = started && !stopped
         for entry in old {
             let channel = entry.channel

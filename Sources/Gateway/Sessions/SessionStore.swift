@@ -70,7 +70,10 @@ final class SessionStore {
     let directory: String
     let maxTranscriptBytes: Int
     private let now: () -> Int64
-    private var summaries: [String: Summary] = [:]
+    private var summaries: [String: Summary] = [:] { didSet { revision &+= 1 } }
+    /// Bumped on every change to the list of sessions, so what is derived from it can be cached
+    /// (`health.sessions`, built once per change rather than once per `health` request).
+    private(set) var revision: UInt64 = 0
 
     /// Why the store cannot be used, and since when (wall-clock ms); nil when it can.
     /// Set when the directory cannot be created or listed (a read-only or full state

@@ -40,6 +40,22 @@ final class Connection {
         let displayName: String?
         let instanceId: String?
         let role: String
+
+        /// Everything here is repeated in every presence list: each string is bounded
+        /// (`WireProtocol.maxClientStringBytes`) and so is the number of scopes.
+        func checkBounds(scopes: [String]) throws(RPCError) {
+            let limit = WireProtocol.maxClientStringBytes
+            let fields: [(String, String?)] = [
+                ("client.id", id), ("client.version", version), ("client.platform", platform), ("client.mode", mode),
+                ("client.displayName", displayName), ("client.instanceId", instanceId), ("role", role),
+            ]
+            for (name, value) in fields { if let value { try checkLength(value, field: name, maxBytes: limit) } }
+            guard scopes.count <= WireProtocol.maxScopes else {
+                throw RPCError(.invalidRequest, "scopes lists \(scopes.count) entries; the limit is \(WireProtocol.maxScopes)",
+                               details: ["field": "scopes", "maxItems": .int(Int64(WireProtocol.maxScopes))])
+            }
+            for scope in scopes { try checkLength(scope, field: "scopes", maxBytes: 128) }
+        }
     }
 
     init(id: String, channel: StreamChannel, server: GatewayServer) {
@@ -195,6 +211,24 @@ final class Connection {
         }
     }
 
+    /// Estimated JSON size of this client's presence entry (strings plus fixed keys).
+    var presenceBytes: Int {
+        guard let c = client else { return 0 }
+        var n = 256 + c.id.utf8.count + c.role.utf8.count + (presenceText?.utf8.count ?? 0)
+        for s in [c.version, c.platform, c.mode, c.displayName, c.instanceId] { n += s?.utf8.count ?? 0 }
+        for s in scopes { n += s.utf8.count + 3 }
+        return n
+    }
+
+    /// Called once the socket is closed: what the peer sent (parser buffers, presence
+    /// text) goes now, even while presence bookkeeping still holds this object.
+    func released() {
+        phase = .closing
+        httpParser = HTTPHeadParser(maxBytes: 0)
+        parser = WebSocketParser(role: .server, maxMessageSize: 0)
+        presenceText = nil
+    }
+
     /// Called by the server once `connect` is accepted.
     func completeHandshake(hello: JSONValue, requestId: String) {
         if let handshakeTimer { server.loop.cancel(handshakeTimer) }
@@ -281,6 +315,8 @@ final class Connection {
     private static let okResponseHead = Array(#"{"type":"res","id":"#.utf8)
     private static let okResponsePayload = Array(#","ok":true,"payload":"#.utf8)
     private static let seqKey = Array(#","seq":"#.utf8)
+    /// Largest unmasked (server) frame header.
+    private static let frameHeaderBytes = 10
 
     /// Writes the success envelope around the payload directly (the hot path: no envelope tree).
     func sendResponse(id: String, payload: JSONValue) {
@@ -296,8 +332,29 @@ final class Connection {
         out.append(contentsOf: Self.okResponsePayload)
         writePayload(&out)
         out.append(UInt8(ascii: "}"))
+        let size = out.count
+        if channel.bufferedBytes + size + Self.frameHeaderBytes > channel.maxBufferedBytes {
+            server.returnScratch(out)
+            sendResponse(id: id, error: responseTooLarge(size))
+            return
+        }
         writeFrame(.text, out)
         server.returnScratch(out)
+    }
+
+    /// An answer that cannot be queued is refused on its own; the connection stays up.
+    private func responseTooLarge(_ size: Int) -> RPCError {
+        let limit = channel.maxBufferedBytes
+        let unsent = channel.bufferedBytes
+        let fitsAlone = size + Self.frameHeaderBytes <= limit
+        return RPCError(
+            .unavailable,
+            "the response is \(size) bytes and this connection's output bound is \(limit) bytes"
+                + (fitsAlone ? " (\(unsent) bytes still unsent); retry once the client has read them"
+                             : "; ask for less (a smaller limit) or raise gateway.maxBufferedBytes"),
+            details: ["code": "RESPONSE_TOO_LARGE", "responseBytes": .int(Int64(size)),
+                      "maxBufferedBytes": .int(Int64(limit))],
+            retryable: fitsAlone)
     }
 
     func sendResponse(id: String, error: RPCError) {
@@ -345,7 +402,7 @@ final class Connection {
     }
 
     private func writeFrame(_ opcode: Opcode, _ payload: [UInt8]) {
-        let ok = channel.write(reserving: payload.count + 10) { out in
+        let ok = channel.write(reserving: payload.count + Self.frameHeaderBytes) { out in
             FrameEncoder.append(opcode, payload: payload, to: &out)
         }
         if !ok && phase != .closing {

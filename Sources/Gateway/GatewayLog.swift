@@ -8,19 +8,17 @@ import SystemdKit
 /// serves from when the journal cannot be read back.
 final class GatewayLog {
     static let identifier = "openclaw-gateway"
+    /// Longest message written: client text reaches log lines, and one line must not
+    /// cost the journal, stderr or the ring more than this.
+    static let maxMessageBytes = 8 * 1024
 
-    struct Entry {
-        let seq: UInt64
-        let line: String
-    }
+    typealias Entry = LogRing.Entry
 
     private let toJournal: Bool
     private let verbose: Bool
     private let baseFields: [(String, String)]
-    private var ring: [Entry] = []
-    private var ringStart = 0
-    private let ringCapacity = 2000
-    private var nextSeq: UInt64 = 1
+    private var ring = LogRing(maxLineBytes: maxMessageBytes)
+    private var stderr = StderrSink()
     /// Distinguishes this process's ring cursors from a previous instance's.
     let instance: String
 
@@ -48,8 +46,9 @@ final class GatewayLog {
     func error(_ message: String, fields: [(String, String)] = []) { write(.error, message, fields) }
 
     private func write(_ priority: LogPriority, _ message: String, _ fields: [(String, String)]) {
+        let message = message.utf8.count > Self.maxMessageBytes ? LogRing.cut(message, to: Self.maxMessageBytes) : message
         let line = Self.format(priority: priority, message: message, fields: fields)
-        remember(line)
+        ring.append(line)
         if toJournal {
             do {
                 try Journal.send(message, priority: priority, identifier: Self.identifier, fields: baseFields + fields)
@@ -58,24 +57,11 @@ final class GatewayLog {
                 // Fall through to stderr: a log line is never lost silently.
             }
         }
-        writeStderr(line + "\n")
-    }
-
-    private func remember(_ line: String) {
-        let entry = Entry(seq: nextSeq, line: line)
-        nextSeq += 1
-        if ring.count < ringCapacity {
-            ring.append(entry)
-        } else {
-            ring[ringStart] = entry
-            ringStart = (ringStart + 1) % ringCapacity
-        }
+        stderr.write(line + "\n")
     }
 
     /// Ring entries in order, oldest first.
-    func ringEntries() -> [Entry] {
-        Array(ring[ringStart...]) + Array(ring[..<ringStart])
-    }
+    func ringEntries() -> [Entry] { Array(ring.all) }
 
     static func format(priority: LogPriority, message: String, fields: [(String, String)]) -> String {
         var s = Timestamp.iso8601(ms: EventLoop.wallClockMs()) + " " + priority.label + " " + message

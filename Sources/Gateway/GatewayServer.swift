@@ -158,6 +158,7 @@ final class GatewayServer {
     private func connectionClosed(_ id: String) {
         guard let connection = connections.removeValue(forKey: id) else { return }
         if connection.client != nil && !connection.leftPresence { leavePresence(connection) }
+        connection.released()
     }
 
     // MARK: handshake
@@ -210,6 +211,13 @@ final class GatewayServer {
             id: clientId, version: clientJSON["version"]?.stringValue, platform: clientJSON["platform"]?.stringValue,
             mode: clientJSON["mode"]?.stringValue, displayName: clientJSON["displayName"]?.stringValue,
             instanceId: clientJSON["instanceId"]?.stringValue, role: role)
+        do throws(RPCError) {
+            try info.checkBounds(scopes: scopes)
+        } catch {
+            connection.sendResponse(id: requestId, error: error)
+            connection.close(.policyViolation, "invalid connect params")
+            return
+        }
         readyClients += 1
         connection.client = info
         connection.scopes = scopes
@@ -258,7 +266,7 @@ final class GatewayServer {
             "features": ["methods": .array((Methods.all.filter { methods[$0] != nil }).map(JSONValue.string)),
                          "events": .array(Events.all.map(JSONValue.string))],
             "snapshot": [
-                "presence": presenceList(limit: presenceEventLimit),
+                "presence": presenceList(limit: presenceEventLimit, maxBytes: presenceEventMaxBytes),
                 "presenceTotal": .int(Int64(readyClients + 1)),
                 "health": healthPayload(durationMs: 0),
                 "stateVersion": stateVersion.json,
@@ -297,10 +305,14 @@ final class GatewayServer {
     /// `limit` keeps the gateway and the newest clients: events and the hello-ok snapshot
     /// are capped so that a crowd of clients does not turn every connect into an O(N²)
     /// fan-out; `system-presence` answers the whole list.
-    func presenceList(limit: Int = .max) -> JSONValue {
+    /// `maxBytes` bounds the (estimated) size of the list, so that client strings cannot
+    /// make a hello-ok or presence event larger than a connection's output bound.
+    func presenceList(limit: Int = .max, maxBytes: Int = .max) -> JSONValue {
         var clients: [JSONValue] = []
+        var bytes = 0
         for connection in presenceOrder.reversed() where !connection.leftPresence {
-            guard clients.count < limit - 1 else { break }
+            bytes += connection.presenceBytes
+            guard clients.count < limit - 1, bytes <= maxBytes else { break }
             clients.append(presenceEntry(connection))
         }
         let own: JSONValue = .object(JSONObject([
@@ -334,6 +346,9 @@ final class GatewayServer {
     /// most 100, and fewer as clients multiply, so one broadcast copies at most about
     /// 20,000 entries in all (a few MB) however many clients listen.
     var presenceEventLimit: Int { max(2, min(100, 20_000 / max(1, readyClients))) }
+    /// Bytes of client entries in an event or hello-ok snapshot: well under any sane
+    /// `maxBufferedBytes`, so a presence event never gets a client dropped.
+    var presenceEventMaxBytes: Int { min(256 * 1024, settings.maxBufferedBytes / 4) }
     /// Bursts of connects and disconnects are coalesced into one `presence` event per interval.
     static let presenceMinIntervalMs: Int64 = 250
     private var presenceOrder: [Connection] = []
@@ -372,7 +387,7 @@ final class GatewayServer {
     private func broadcastPresence() {
         lastPresenceBroadcastMs = EventLoop.nowMs()
         broadcast(event: "presence", payload: .object(JSONObject([
-            ("presence", presenceList(limit: presenceEventLimit)),
+            ("presence", presenceList(limit: presenceEventLimit, maxBytes: presenceEventMaxBytes)),
             ("total", .int(Int64(readyClients + 1))),
         ])), stateVersion: stateVersion, isState: true)
     }
@@ -447,7 +462,9 @@ final class GatewayServer {
         registerMethod("channels.status") { [unowned self] call in call.respond(self.channels.statusMap()) }
         registerMethod("system-event") { [unowned self] call in
             let text: String
-            do throws(RPCError) { text = try call.requiredString("text") } catch { return call.fail(error) }
+            do throws(RPCError) {
+                text = try call.requiredString("text", maxBytes: WireProtocol.maxClientStringBytes)
+            } catch { return call.fail(error) }
             guard let connection = self.connections[call.connId] else { return }
             connection.presenceText = text
             self.log.info("system event: \(text)", fields: connection.logFields + [("OPENCLAW_METHOD", "system-event")])

@@ -66,11 +66,21 @@ final class MethodCall {
     }
 
     /// The value of a required string parameter, or an INVALID_REQUEST naming it.
-    func requiredString(_ name: String) throws(RPCError) -> String {
+    /// `maxBytes` bounds strings the gateway keeps or repeats to other clients.
+    func requiredString(_ name: String, maxBytes: Int = .max) throws(RPCError) -> String {
         guard let v = params[name] else { throw RPCError(.invalidRequest, "missing required param: \(name)") }
         guard let s = v.stringValue, !s.isEmpty else {
             throw RPCError(.invalidRequest, "param \(name) must be a non-empty string")
         }
+        try checkLength(s, field: name, maxBytes: maxBytes)
         return s
     }
+}
+
+/// INVALID_REQUEST when `value` is longer than `maxBytes` UTF-8 bytes, naming the field and the limit.
+func checkLength(_ value: String, field: String, maxBytes: Int) throws(RPCError) {
+    let n = value.utf8.count
+    guard n > maxBytes else { return }
+    throw RPCError(.invalidRequest, "\(field) is \(n) bytes; the limit is \(maxBytes)",
+                   details: ["field": .string(field), "maxBytes": .int(Int64(maxBytes))])
 }

@@ -119,6 +119,18 @@ public final class StreamChannel {
         }
     }
 
+    /// A reader that keeps up but never quite empties the queue would otherwise keep every
+    /// byte ever sent: the bound is on unsent bytes, so the sent prefix must go too.
+    /// Dropped once it is at least half the buffer, so the copying stays amortised O(1).
+    private func dropSentPrefix() {
+        guard outputStart >= 64 * 1024, outputStart * 2 >= output.count else { return }
+        output.removeSubrange(0..<outputStart)
+        outputStart = 0
+    }
+
+    /// Bytes held for output, sent prefix included (what the queue costs in memory).
+    public var retainedOutputBytes: Int { output.count }
+
     func flush() {
         queuedForFlush = false
         guard !isClosed else { return }
@@ -131,6 +143,7 @@ public final class StreamChannel {
             } else if n < 0 && errno == EINTR {
                 continue
             } else if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                dropSentPrefix()
                 if !wantsWritable {
                     wantsWritable = true
                     loop.modify(fd: fd, readable: !readingPaused, writable: true)

@@ -76,7 +76,13 @@ public struct WebSocketParser: Sendable {
     public mutating func next() throws(WebSocketProtocolError) -> WebSocketMessage? {
         if let failure { throw failure }
         do {
-            return try parseNext()
+            guard let message = try parseNext() else {
+                // Everything complete is consumed: release a large buffer now rather than
+                // at the next read, which an idle connection may never have.
+                compact()
+                return nil
+            }
+            return message
         } catch {
             failure = error
             buffer = []

@@ -45,3 +45,34 @@ import Testing
         #expect(closed)
     }
 }
+
+@Suite struct StreamChannelMemoryTests {
+    /// A reader that keeps up but never lets the queue run dry: what the channel holds
+    /// must stay near its bound on unsent bytes, not grow with everything ever sent.
+    @Test func steadyReaderDoesNotPinTheSentPrefix() throws {
+        let loop = try EventLoop()
+        var fds: [Int32] = [0, 0]
+        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
+        let cap = 1 << 20
+        let channel = try StreamChannel(loop: loop, fd: fds[0], maxBufferedBytes: cap)
+        let chunk = [UInt8](repeating: 7, count: 64 * 1024)
+        #expect(channel.write(chunk))
+        #expect(channel.write(chunk))
+        var received = 0
+        var peak = 0
+        var scratch = [UInt8](repeating: 0, count: 64 * 1024)
+        try loop.register(fd: fds[1]) { _ in
+            let n = scratch.withUnsafeMutableBytes { read(fds[1], $0.baseAddress, $0.count) }
+            if n > 0 { received += n }
+            while channel.bufferedBytes < cap / 2 { channel.write(chunk) }
+            peak = max(peak, channel.retainedOutputBytes)
+            if received >= 32 << 20 { loop.stop() }
+        }
+        loop.schedule(afterMs: 20_000) { loop.stop() }
+        loop.run()
+        #expect(received >= 32 << 20)
+        #expect(peak <= 2 * cap + chunk.count)
+        channel.close()
+        close(fds[1])
+    }
+}

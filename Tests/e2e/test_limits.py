@@ -1,0 +1,218 @@
+"""What a hostile or careless client sends must not cost the gateway unbounded
+memory, other clients' connections or its event loop (issue 14, items 11-16)."""
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import BIN, call, client_params, free_port, handshake, open_ws, recv_json
+from rawws import RawWS
+
+MB = 1_000_000
+
+
+def rss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def wait_rss_below(pid: int, limit_kb: int, timeout=15.0) -> int:
+    """The gateway trims freed memory every 5 s: poll until RSS is under the limit."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rss = rss_kb(pid)
+        if rss <= limit_kb or time.monotonic() > deadline:
+            return rss
+        time.sleep(0.25)
+
+
+def fast_text_frame(payload: bytes) -> bytes:
+    """A masked client text frame with an all-zero key (masking is then a no-op: fast in Python)."""
+    n = len(payload)
+    if n < 126:
+        header = struct.pack("!BB", 0x81, 0x80 | n)
+    elif n < 65536:
+        header = struct.pack("!BBH", 0x81, 0x80 | 126, n)
+    else:
+        header = struct.pack("!BBQ", 0x81, 0x80 | 127, n)
+    return header + b"\0\0\0\0" + payload
+
+
+def drain_notify(gw):
+    """Reads sd_notify messages as systemd would: an unread notify socket (queue of 10
+    datagrams) would block the gateway's STATUS= updates during a long burst."""
+    def run():
+        try:
+            while True:
+                gw.notify.sock.settimeout(None)
+                gw.notify.messages.append(gw.notify.sock.recv(4096).decode())
+        except OSError:
+            pass
+    threading.Thread(target=run, daemon=True).start()
+
+
+def raw_client(port: int, token="test-token", rcvbuf=None, **over) -> RawWS:
+    ws = RawWS(port, rcvbuf=rcvbuf)
+    assert ws.recv_json()["event"] == "connect.challenge"
+    ws.send_json({"type": "req", "id": "hs", "method": "connect", "params": client_params(token, **over)})
+    while True:
+        frame = ws.recv_json()
+        if frame.get("id") == "hs":
+            assert frame["ok"], frame
+            return ws
+
+
+def raw_call(ws: RawWS, method: str, params: dict, id_="1") -> dict:
+    ws.sock.sendall(fast_text_frame(json.dumps({"type": "req", "id": id_, "method": method, "params": params}).encode()))
+    while True:
+        frame = ws.recv_json()
+        if frame.get("type") == "res" and frame.get("id") == id_:
+            return frame
+
+
+# item 11: client strings are bounded; an oversized answer is an error, not a close
+
+def test_presence_text_and_client_strings_are_bounded(gateway):
+    ws, _ = handshake(gateway.url)
+    ok = call(ws, "system-event", {"text": "é" * 512})  # 1024 bytes: the limit
+    assert ok["ok"], ok
+    res = call(ws, "system-event", {"text": "x" * 1025}, id_="2")
+    assert not res["ok"]
+    assert res["error"]["code"] == "INVALID_REQUEST"
+    assert res["error"]["details"] == {"field": "text", "maxBytes": 1024}
+    ws.close()
+
+    ws = open_ws(gateway.url)
+    recv_json(ws)
+    params = client_params("test-token")
+    params["client"]["displayName"] = "d" * 2000
+    ws.send(json.dumps({"type": "req", "id": "hs", "method": "connect", "params": params}))
+    res = recv_json(ws)
+    assert not res["ok"] and res["error"]["details"]["field"] == "client.displayName", res
+    ws.close()
+
+
+def test_big_presence_texts_do_not_stop_handshakes(gateway):
+    """The reported attack: five read-scoped sockets set ~1 MB presence texts and read
+    nothing, so presence events skip them; every later hello-ok would carry 5 MB."""
+    hogs = [raw_client(gateway.port, scopes=["operator.read"], rcvbuf=4096) for _ in range(5)]
+    for i, ws in enumerate(hogs):
+        ws.sock.sendall(fast_text_frame(json.dumps({"type": "req", "id": f"h{i}", "method": "system-event",
+                                                    "params": {"text": "p" * (MB - 200)}}).encode()))
+    time.sleep(0.6)  # past the coalesced presence broadcast
+    for _ in range(3):
+        ws, hello = handshake(gateway.url)
+        assert hello["type"] == "hello-ok"
+        assert call(ws, "health")["ok"]
+        ws.close()
+    for ws in hogs:
+        ws.close()
+
+
+def test_oversized_response_is_an_error_and_the_connection_stays(make_gateway):
+    gw = make_gateway(config={"gateway": {"maxBufferedBytes": 8192}})
+    crowd = [raw_client(gw.port, client={"id": f"c{i}", "displayName": "n" * 1000}) for i in range(12)]
+    ws, _ = handshake(gw.url)
+    res = call(ws, "system-presence")
+    assert not res["ok"], "a presence list of 12 x 1 KB names cannot fit 8 KB"
+    assert res["error"]["code"] == "UNAVAILABLE"
+    assert res["error"]["details"]["code"] == "RESPONSE_TOO_LARGE"
+    assert res["error"]["details"]["maxBufferedBytes"] == 8192
+    assert call(ws, "health", id_="2")["ok"], "the connection must survive a refused answer"
+    ws.close()
+    for c in crowd:
+        c.close()
+
+
+# item 12: memory that grows with what clients send comes back
+
+def test_rss_returns_after_100_one_megabyte_system_events(gateway):
+    pid = gateway.proc.pid
+    ws = raw_client(gateway.port)
+    raw_call(ws, "health", {})
+    start = rss_kb(pid)
+    for i in range(100):
+        raw_call(ws, "system-event", {"text": "s" * (MB - 200)}, id_=str(i))
+    ws.close()
+    rss = wait_rss_below(pid, start + 40_000)
+    assert rss <= start + 40_000, f"RSS {start} kB -> {rss} kB after the client left"
+
+
+def test_closed_connections_release_what_they_read(gateway):
+    """120 clients each send 1 MB and leave while 250 others stay connected."""
+    pid = gateway.proc.pid
+    drain_notify(gateway)
+    idle = [raw_client(gateway.port, client={"id": f"idle{i}"}) for i in range(250)]
+    start = rss_kb(pid)
+    request = fast_text_frame(json.dumps({"type": "req", "id": "big", "method": "health",
+                                          "params": {"pad": "z" * (MB - 200)}}).encode())
+    for i in range(120):
+        ws = raw_client(gateway.port, client={"id": f"burst{i}"})
+        ws.sock.sendall(request)
+        while ws.recv_json().get("id") != "big":
+            pass
+        ws.close()
+    for ws in idle:
+        ws.sock.setblocking(False)
+
+    def drain_idle():  # idle clients read their presence events, as live ones would
+        for ws in idle:
+            try:
+                while ws.sock.recv(1 << 16):
+                    pass
+            except BlockingIOError:
+                pass
+
+    deadline = time.monotonic() + 15
+    while True:
+        drain_idle()
+        rss = rss_kb(pid)
+        if rss <= start + 40_000 or time.monotonic() > deadline:
+            break
+        time.sleep(0.25)
+    assert rss <= start + 40_000, f"RSS {start} kB -> {rss} kB after 120 x 1 MB clients left"
+    for ws in idle:
+        ws.close()
+
+
+# item 16: logging never blocks the loop
+
+def test_undrained_stderr_pipe_does_not_freeze_the_gateway(tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "openclaw.json").write_text('{"gateway": {"tickIntervalMs": 30000}}')
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENCLAW_", "LISTEN_", "NOTIFY_", "JOURNAL_", "INVOCATION_"))}
+    env.update({"OPENCLAW_STATE_DIR": str(state), "HOME": str(tmp_path), "OPENCLAW_GATEWAY_TOKEN": "test-token"})
+    # stderr is a pipe that nobody reads: once its 64 KB fill up, a blocking write never returns.
+    proc = subprocess.Popen([BIN, "gateway", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "gateway never listened"
+                time.sleep(0.05)
+        ws, _ = handshake(f"ws://127.0.0.1:{port}")
+        for i in range(400):  # ~400 KB of log lines
+            assert call(ws, "system-event", {"text": f"{i} " + "l" * 1000}, id_=str(i), timeout=5)["ok"]
+        assert call(ws, "health", id_="h")["ok"]
+        ws.close()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -42,6 +42,10 @@ public enum GatewayDaemon {
         }
         let log = GatewayLog(verbose: options.verbose, profile: settings.paths.profileLabel, instance: randomHex(6),
                              environment: environment)
+        let descriptors = DescriptorLimit.raiseSoftToHard()
+        if descriptors.soft < 4096 {
+            log.warning("only \(descriptors.soft) file descriptors allowed (hard limit \(descriptors.hard)): clients beyond that wait; raise LimitNOFILE= in the unit or `ulimit -Hn`")
+        }
 
         var listeners: [GatewayServer.Listener] = []
         let activation: String

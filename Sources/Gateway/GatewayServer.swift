@@ -122,9 +122,7 @@ final class GatewayServer {
             case .failed(let error):
                 // Out of descriptors or memory: the level-triggered listener would spin the
                 // loop at 100 % CPU. Stop watching it for a moment; queued clients wait in the backlog.
-                log.error("cannot accept connections: \(error); pausing accept for 250 ms",
-                          fields: [("OPENCLAW_ERRNO", String(error.errno))])
-                lastError = "accept: \(error)"
+                acceptFailed(error)
                 loop.modify(fd: listener, readable: false, writable: false)
                 loop.schedule(afterMs: 250) { [unowned self] in
                     if !self.stopping { self.loop.modify(fd: listener, readable: true, writable: false) }
@@ -147,6 +145,27 @@ final class GatewayServer {
             connections[id] = connection
             channel.onClose = { [unowned self] _ in self.connectionClosed(id) }
         }
+    }
+
+    /// Accept retries every 250 ms while out of descriptors: one log line per
+    /// `acceptErrorLogIntervalMs` (with the count since) says it without flooding the journal.
+    private static let acceptErrorLogIntervalMs: Int64 = 10_000
+    private var acceptErrorLoggedMs: Int64 = .min / 2
+    private var acceptErrorsSinceLog = 0
+
+    private func acceptFailed(_ error: SystemCallError) {
+        lastError = "accept: \(error)"
+        let now = EventLoop.nowMs()
+        guard now - acceptErrorLoggedMs >= Self.acceptErrorLogIntervalMs else {
+            acceptErrorsSinceLog += 1
+            return
+        }
+        let repeats = acceptErrorsSinceLog > 0 ? " (\(acceptErrorsSinceLog) more failures since the last report)" : ""
+        let hint = error.errno == EMFILE ? " (the open-file limit: raise LimitNOFILE= in the unit)" : ""
+        log.error("cannot accept connections: \(error)\(hint); retrying every 250 ms\(repeats)",
+                  fields: [("OPENCLAW_ERRNO", String(error.errno))])
+        acceptErrorLoggedMs = now
+        acceptErrorsSinceLog = 0
     }
 
     /// A connection started closing: it leaves presence now, even before TCP closes.

@@ -30,6 +30,9 @@ WatchdogSec=30s
 TimeoutStopSec=10s
 # After the watchdog fires (SIGABRT), SIGKILL follows quickly.
 TimeoutAbortSec=5s
+# One descriptor per client: the default soft limit (1024) refuses clients long
+# before the box runs out of room. The gateway also raises its soft limit to the hard one.
+LimitNOFILE=65536
 WorkingDirectory=@STATE_DIR@
 Environment=OPENCLAW_STATE_DIR=@STATE_DIR@
 LoadCredential=gateway-token:@TOKEN_FILE@
@@ -125,6 +128,9 @@ WatchdogSec=30s
 TimeoutStopSec=10s
 # After the watchdog fires (SIGABRT), SIGKILL follows quickly.
 TimeoutAbortSec=5s
+# One descriptor per client: the default soft limit (1024) refuses clients long
+# before the box runs out of room. The gateway also raises its soft limit to the hard one.
+LimitNOFILE=65536
 WorkingDirectory=@STATE_DIR@
 Environment=OPENCLAW_STATE_DIR=@STATE_DIR@
 LoadCredential=gateway-token:@TOKEN_FILE@

@@ -67,7 +67,7 @@ class Gateway:
 
     def __init__(self, tmp: str, config: dict | None = None, token: str | None = "test-token",
                  extra_env: dict | None = None, args: list[str] | None = None, activate: bool = False,
-                 max_fds: int | None = None):
+                 max_fds: int | tuple[int, int] | None = None):
         self.dir = tmp
         self.port = free_port()
         self.token = token
@@ -96,7 +96,9 @@ class Gateway:
             cmd = ["systemd-socket-activate", "-l", f"127.0.0.1:{self.port}", "--fdname=gateway"] + passed + cmd
         self.stderr_path = os.path.join(tmp, "gateway.stderr")
         self.stderr = open(self.stderr_path, "wb")
-        limit = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (max_fds, max_fds))) if max_fds else None
+        # max_fds: one number (soft = hard) or a (soft, hard) pair.
+        fds = max_fds if isinstance(max_fds, tuple) else (max_fds, max_fds)
+        limit = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, fds)) if max_fds else None
         self.proc = subprocess.Popen(cmd, env=env, stdout=self.stderr, stderr=subprocess.STDOUT, preexec_fn=limit)
         if not activate:
             self.notify.wait_for(lambda m: "READY=1" in m, timeout=15)

@@ -216,3 +216,42 @@ def test_undrained_stderr_pipe_does_not_freeze_the_gateway(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+# item 14: descriptors
+
+def fd_limits(pid: int) -> tuple[int, int]:
+    with open(f"/proc/{pid}/limits") as f:
+        for line in f:
+            if line.startswith("Max open files"):
+                soft, hard = line.split()[3:5]
+                return int(soft), int(hard)
+    raise AssertionError("no Max open files")
+
+
+def test_soft_descriptor_limit_is_raised_to_the_hard_one(make_gateway):
+    gw = make_gateway(max_fds=(64, 4096))
+    assert fd_limits(gw.proc.pid) == (4096, 4096)
+    clients = [raw_client(gw.port, client={"id": f"fd{i}"}) for i in range(120)]  # beyond the old soft 64
+    assert raw_call(clients[-1], "health", {})["ok"]
+    for c in clients:
+        c.close()
+
+
+def test_out_of_descriptors_is_logged_once_not_every_retry(make_gateway):
+    gw = make_gateway(max_fds=48)
+    assert "only 48 file descriptors allowed" in gw.log_text()
+    held = [socket.create_connection(("127.0.0.1", gw.port), timeout=5) for _ in range(80)]
+    deadline = time.monotonic() + 5
+    while "cannot accept" not in gw.log_text():
+        assert time.monotonic() < deadline, "EMFILE never reported"
+        time.sleep(0.05)
+    time.sleep(2.0)  # eight retries at 250 ms
+    lines = [l for l in gw.log_text().splitlines() if "cannot accept" in l]
+    assert len(lines) == 1, lines
+    assert "LimitNOFILE" in lines[0]
+    for s in held:
+        s.close()
+    ws, hello = handshake(gw.url)
+    assert hello["type"] == "hello-ok"
+    ws.close()

@@ -220,13 +220,20 @@ public enum ConfigLoader {
     }
 
     /// Whole file, or nil when it does not exist; other failures are errors naming the file.
+    /// Only a regular file is read: opened non-blocking and checked with fstat, so a FIFO or
+    /// device planted at the path is an error instead of a read that blocks the gateway's loop.
     public static func readFile(_ path: String) throws(ConfigError) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         if fd < 0 {
             if errno == ENOENT { return nil }
             throw ConfigError("cannot read \(path): \(String(cString: strerror(errno)))")
         }
         defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw ConfigError("cannot read \(path): \(String(cString: strerror(errno)))") }
+        guard st.st_mode & S_IFMT == S_IFREG else {
+            throw ConfigError("\(path) is not a regular file (\(fileKind(st.st_mode))): replace it with a regular file")
+        }
         var out: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 16 * 1024)
         while true {
@@ -240,5 +247,16 @@ public enum ConfigLoader {
             if out.count > 16 << 20 { throw ConfigError("\(path) is larger than 16 MiB") }
         }
         return out
+    }
+
+    private static func fileKind(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFIFO: "a FIFO"
+        case S_IFDIR: "a directory"
+        case S_IFCHR: "a character device"
+        case S_IFBLK: "a block device"
+        case S_IFSOCK: "a socket"
+        default: "not a regular file"
+        }
     }
 }

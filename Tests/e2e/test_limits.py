@@ -255,3 +255,24 @@ def test_out_of_descriptors_is_logged_once_not_every_retry(make_gateway):
     ws, hello = handshake(gw.url)
     assert hello["type"] == "hello-ok"
     ws.close()
+
+
+# item 18: a FIFO at the config path
+
+def test_fifo_config_fails_reload_and_start_instead_of_blocking(gateway, tmp_path):
+    config = os.path.join(gateway.state, "openclaw.json")
+    os.unlink(config)
+    os.mkfifo(config)
+    ws, _ = handshake(gateway.url)
+    gateway.proc.send_signal(signal.SIGHUP)
+    assert call(ws, "health", timeout=3)["ok"], "the loop must not block opening a FIFO"
+    deadline = time.monotonic() + 5
+    while "is not a regular file (a FIFO)" not in gateway.log_text():
+        assert time.monotonic() < deadline, gateway.log_text()
+        time.sleep(0.05)
+    ws.close()
+
+    env = dict(gateway.env, NOTIFY_SOCKET="")
+    r = subprocess.run([BIN, "gateway", "--port", str(free_port())], env=env, capture_output=True, text=True, timeout=10)
+    assert r.returncode != 0
+    assert f"{config} is not a regular file (a FIFO)" in r.stderr

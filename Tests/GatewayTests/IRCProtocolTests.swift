@@ -181,5 +181,10 @@ import Testing
         #expect(!IRCConfig.isValidTarget("#a,#b"))
         #expect(!IRCConfig.isValidTarget("alice bob"))
         #expect(!IRCConfig.isValidTarget("15551234567"))
+        #expect(IRCConfig.isValidTarget("#café"))
+        for hostile in ["#ops\u{600},#secret", "#ops,\u{301}#secret", "#ops \u{301}x", "#ops\r\nQUIT", "#ops\u{202E}",
+                        "#a:b", "#a\u{7F}", "#" + String(repeating: "a", count: IRCConfig.maxTargetBytes)] {
+            #expect(!IRCConfig.isValidTarget(hostile), "\(hostile.debugDescription)")
+        }
     }
 }

@@ -13,6 +13,7 @@ import pytest
 
 from conftest import BIN, Gateway, call, client_params, free_port, handshake, open_ws, recv_json, recv_until
 from test_agent import agent_config, run_agent, script
+from test_messaging import CHANNEL, irc_config, ircd, observers, send_params, wait_linked  # noqa: F401 (fixtures)
 
 
 def connect_code(url, token):
@@ -186,6 +187,38 @@ def test_allowed_origins_and_hosts_come_from_the_config(make_gateway):
     assert upgrade_status(gw.port, f"127.0.0.1:{gw.port}", "https://app.example") == 101
     assert upgrade_status(gw.port, f"127.0.0.1:{gw.port}", "https://other.example") == 403
     assert upgrade_status(gw.port, "gw.example") == 101
+
+
+# -- IRC targets are bytes -------------------------------------------------------------------
+
+HOSTILE_TARGETS = [
+    "#ops\u0600,#secret",       # U+0600 + comma: one grapheme, two targets on the wire
+    "#ops,\u0301#secret",       # comma + combining mark
+    "#ops \u0301x",             # a space glued to a mark: an extra IRC parameter
+    "#ops\r\nQUIT",             # CR LF: was sent to #opsQUIT
+    "#ops\u202e",               # a right-to-left override in a channel name
+    "#" + "a" * 600,            # a line the server drops the link for
+    "#" + "a" * 500_000,        # a 500 KB ledger record
+    "#secret",                  # well-formed, but not a configured channel: never JOINed
+]
+
+
+def test_irc_targets_are_validated_as_bytes_and_never_reach_the_wire(make_gateway, ircd, observers):
+    secret = observers(ircd.port, nick="spy", channel="#secret")
+    ops = observers(ircd.port, nick="opsobs")
+    gw = make_gateway(config=irc_config(ircd.port))
+    wait_linked(gw.url)
+    ws, _ = handshake(gw.url)
+    for i, to in enumerate(HOSTILE_TARGETS):
+        r = call(ws, "send", send_params(f"hostile-{i}", "leak", to=to), id_=f"h{i}", timeout=10)
+        assert not r["ok"] and r["error"]["code"] == "INVALID_REQUEST", (to[:40], r)
+        assert r["error"]["details"]["field"] == "to"
+    ledger = os.path.join(gw.state, "send-ledger.jsonl")
+    assert not os.path.exists(ledger) or os.path.getsize(ledger) < 4096
+    # The link survived and a proper send still goes out.
+    assert call(ws, "send", send_params("fine", "hello ops"), id_="ok", timeout=10)["ok"]
+    ops.wait_for(lambda o: "hello ops" in o.texts("clawbot"))
+    assert secret.texts() == [] and "leak" not in ops.texts()
 
 
 # -- the agent backend's environment ----------------------------------------------------------

@@ -19,6 +19,9 @@ protocol MessageChannel: AnyObject {
     /// connection is closed (a goodbye may still be flushing when this returns),
     /// within a bounded time; the channel must be kept alive until then.
     func unlink(whenGone: @escaping () -> Void)
+    /// Why `to` cannot be sent to on this channel, or nil when it can. Asked before
+    /// anything is recorded, so a hostile target never reaches the ledger.
+    func targetProblem(_ to: String) -> String?
     /// Delivers `message`. `willWrite` runs once, synchronously, right before the
     /// first byte of it can leave the process (the ledger records the hand-off
     /// there); when it returns false nothing is sent and the send fails as

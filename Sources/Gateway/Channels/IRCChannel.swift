@@ -1,4 +1,5 @@
 import Glibc
+import JSONCore
 import NetIO
 
 /// The IRC channel: one TCP connection on the loop, driven by `IRCSession`.
@@ -334,10 +335,25 @@ final class IRCChannel: MessageChannel {
 
     // MARK: outbound
 
+    /// One nick or one channel, validated by bytes and sent exactly as validated;
+    /// channels only among `channels.irc.channels`, the ones the gateway joins.
+    func targetProblem(_ to: String) -> String? {
+        guard IRCConfig.isValidTarget(to) else {
+            let shown = to.utf8.count > 64 ? String(decoding: to.utf8.prefix(64), as: UTF8.self) + "…" : to
+            return "to: \(JSONValue.string(shown).jsonString) is not one IRC nick or channel (e.g. \"#ops\" or \"alice\"; "
+                + "at most \(IRCConfig.maxTargetBytes) bytes, no spaces, commas or control characters)"
+        }
+        if IRCConfig.isChannelName(to) && !config.session.channels.contains(where: { $0.lowercased() == to.lowercased() }) {
+            return "to: \(to) is not in channels.irc.channels: the gateway joins and sends to the configured channels "
+                + "only (add it there and reload)"
+        }
+        return nil
+    }
+
     func send(_ message: OutboundMessage, willWrite: @escaping () -> Bool,
               completion: @escaping (Result<Delivery, ChannelSendError>) -> Void) {
-        guard IRCConfig.isValidTarget(message.to) else {
-            completion(.failure(.invalidTarget("to: \"\(message.to)\" is not an IRC nick or channel (e.g. \"#ops\" or \"alice\")")))
+        if let problem = targetProblem(message.to) {
+            completion(.failure(.invalidTarget(problem)))
             return
         }
         guard state.linked, let s = session, stream != nil else {

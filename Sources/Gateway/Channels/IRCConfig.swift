@@ -38,7 +38,7 @@ struct IRCConfig: Equatable {
         if let list = v["channels"] {
             guard let items = list.arrayValue else { throw ConfigError("\(at).channels must be an array of channel names") }
             for item in items {
-                guard let name = item.stringValue, isChannelName(name), !name.contains(",") else {
+                guard let name = item.stringValue, isChannelName(name) else {
                     throw ConfigError("\(at).channels: \(item.jsonString) is not a channel name such as \"#ops\"")
                 }
                 channels.append(name)
@@ -112,9 +112,31 @@ struct IRCConfig: Equatable {
         }, as: UTF8.self)
     }
 
+    /// Longest target accepted. Even under the worst-case relay prefix
+    /// (`:nick!user@host `), `PRIVMSG <target> :` then leaves over 150 bytes of
+    /// text in the 510 a line may carry, so no line we build is one a server drops
+    /// the link for.
+    static let maxTargetBytes = 200
+
+    /// A channel name judged by its bytes (RFC 2812 `chanstring`), not by Swift
+    /// Characters: a comma or space glued to a combining mark is one grapheme but
+    /// still a separate byte on the wire. No byte ≤ 0x20 (CR, LF, NUL, BEL, space),
+    /// no `,` or `:`, no DEL; non-ASCII only as printable Unicode (no controls,
+    /// format characters such as U+0600 or U+202E, or separators).
     static func isChannelName(_ s: String) -> Bool {
-        guard let first = s.first, "#&+!".contains(first), s.count > 1 else { return false }
-        return !s.contains(where: { $0 == " " || $0 == "\u{7}" || $0 == "\r" || $0 == "\n" || $0 == "\0" })
+        guard let first = s.utf8.first, "#&+!".utf8.contains(first), s.utf8.count > 1, s.utf8.count <= maxTargetBytes
+        else { return false }
+        let forbiddenASCII: Set<UInt8> = [UInt8(ascii: ","), UInt8(ascii: ":"), 0x7F]
+        guard s.utf8.allSatisfy({ $0 > 0x20 && !forbiddenASCII.contains($0) }) else { return false }
+        return s.unicodeScalars.allSatisfy { $0.isASCII || isPrintable($0) }
+    }
+
+    private static func isPrintable(_ c: Unicode.Scalar) -> Bool {
+        switch c.properties.generalCategory {
+        case .control, .format, .surrogate, .privateUse, .unassigned,
+             .spaceSeparator, .lineSeparator, .paragraphSeparator: false
+        default: true
+        }
     }
 
     static func isValidNick(_ s: String) -> Bool {
@@ -126,9 +148,9 @@ struct IRCConfig: Equatable {
         return s.unicodeScalars.allSatisfy(ok) && !("0"..."9").contains(first) && first != "-"
     }
 
-    /// A PRIVMSG target: a channel or a nick, one of them (a comma would address several).
+    /// A PRIVMSG target: one channel or one nick (a comma would address several).
     static func isValidTarget(_ s: String) -> Bool {
-        isChannelName(s) ? !s.contains(",") : isValidNick(s)
+        isChannelName(s) || isValidNick(s)
     }
 
     /// Numeric address for `server` (getaddrinfo; blocking, but a literal or

@@ -80,6 +80,8 @@ final class SendService {
 
     /// At most this many bytes of text per message (IRC would need ~35 lines for it).
     static let maxMessageBytes = 16 * 1024
+    /// At most this many bytes of recipient, for any channel (IRC's own limit is lower).
+    static let maxRecipientBytes = 512
 
     private unowned let server: GatewayServer
     private let ledger: SendLedger
@@ -162,6 +164,8 @@ final class SendService {
         }
         guard key.utf8.count <= 256 else { throw invalid("idempotencyKey", "at most 256 bytes") }
         guard let to = try optionalString("to"), !to.isEmpty else { throw invalid("to", "required (a recipient such as \"#ops\")") }
+        // Whatever the channel: the recipient goes into the ledger and into logs.
+        guard to.utf8.count <= maxRecipientBytes else { throw invalid("to", "longer than \(maxRecipientBytes) bytes") }
         let message = try optionalString("message") ?? ""
         var media: [String] = []
         if let url = try optionalString("mediaUrl"), !url.isEmpty { media.append(url) }
@@ -201,6 +205,10 @@ final class SendService {
                 return
             }
             channel = c
+        }
+        if let problem = channel.targetProblem(request.to) {
+            completion(.failure(ChannelSendError.invalidTarget(problem).rpcError))
+            return
         }
         if let fault = ledger.fault, !ledger.recover() {
             completion(.failure(ledgerUnavailable(ledger.fault ?? fault)))

@@ -1,4 +1,5 @@
 import Glibc
+import GatewayProtocol
 import JSONCore
 import NetIO
 import SystemdKit
@@ -45,8 +46,15 @@ final class GatewayLog {
     func warning(_ message: String, fields: [(String, String)] = []) { write(.warning, message, fields) }
     func error(_ message: String, fields: [(String, String)] = []) { write(.error, message, fields) }
 
-    private func write(_ priority: LogPriority, _ message: String, _ fields: [(String, String)]) {
-        let message = message.utf8.count > Self.maxMessageBytes ? LogRing.cut(message, to: Self.maxMessageBytes) : message
+    /// Message and field values are escaped (`ControlCharacters`) before they go
+    /// anywhere: they carry client text, and a raw CR LF or ESC would forge lines
+    /// or drive the terminal of whoever reads the log. The cut comes after the
+    /// escaping, so escapes cannot push a message past its bound.
+    private func write(_ priority: LogPriority, _ rawMessage: String, _ rawFields: [(String, String)]) {
+        let escaped = ControlCharacters.escaped(rawMessage)
+        let message = escaped.utf8.count > Self.maxMessageBytes ? LogRing.cut(escaped, to: Self.maxMessageBytes) : escaped
+        let fields = rawFields.contains(where: { ControlCharacters.mayContainControls($0.1) })
+            ? rawFields.map { ($0.0, ControlCharacters.escaped($0.1)) } : rawFields
         let line = Self.format(priority: priority, message: message, fields: fields)
         ring.append(line)
         if toJournal {

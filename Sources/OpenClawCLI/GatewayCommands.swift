@@ -155,7 +155,7 @@ extension GatewayCommands {
             if request.json {
                 terminal.line(first.prettyPrinted())
             } else {
-                firstBatch.lines.forEach(terminal.line)
+                firstBatch.lines.forEach(terminal.logLine)
             }
             return CLI.Exit.ok
         }
@@ -203,7 +203,7 @@ extension GatewayCommands {
     private func show(_ batch: LogFollower.Batch, json: Bool) {
         for line in batch.lines {
             let entry: JSONValue = ["line": .string(line), "cursor": JSONValue(batch.cursor)]
-            terminal.line(json ? entry.jsonString : line)
+            if json { terminal.line(entry.jsonString) } else { terminal.logLine(line) }
         }
     }
 
@@ -238,7 +238,7 @@ extension GatewayCommands {
                   let text = event["data"]?["text"]?.stringValue, !text.isEmpty else { return }
             streamed = true
             endsWithNewline = text.hasSuffix("\n")
-            if !request.json { terminal.write(text) }
+            if !request.json { terminal.gatewayText(text) }
         }
         let answer: JSONValue
         do {
@@ -266,7 +266,7 @@ extension GatewayCommands {
             terminal.line("Accepted: run id \(answer["runId"]?.stringValue ?? "?") "
                 + "(wait for it with `openclaw gateway call agent.wait --params '{\"runId\":\"…\"}'`).")
         } else if !streamed {
-            terminal.write(answer["result"]?["text"]?.stringValue ?? "")
+            terminal.gatewayText(answer["result"]?["text"]?.stringValue ?? "")
         } else if !endsWithNewline {
             terminal.write("\n")
         }

@@ -1,4 +1,5 @@
 import Glibc
+import GatewayProtocol
 
 /// Where the CLI writes, and whether it may use colour there.
 ///
@@ -8,11 +9,27 @@ import Glibc
 struct Terminal {
     let colorOut: Bool
     let colorErr: Bool
+    /// stdout is a terminal: text from the gateway is shown with its control characters escaped.
+    let ttyOut: Bool
 
     init(environment: [String: String]) {
         let allowed = (environment["NO_COLOR"] ?? "").isEmpty && environment["TERM"] != "dumb"
-        colorOut = allowed && isatty(STDOUT_FILENO) == 1
+        ttyOut = isatty(STDOUT_FILENO) == 1
+        colorOut = allowed && ttyOut
         colorErr = allowed && isatty(STDERR_FILENO) == 1
+    }
+
+    /// A log line from the gateway: never a raw escape sequence, whatever the output is
+    /// (an older gateway, or a journal written by something else, may still carry them).
+    func logLine(_ text: String) {
+        line(ControlCharacters.escaped(text))
+    }
+
+    /// Streamed text from the gateway (agent output): on a terminal, control characters
+    /// other than newline and tab are escaped so it cannot retitle, clear or rewrite the
+    /// screen; piped, it is passed on exactly.
+    func gatewayText(_ text: String) {
+        write(ttyOut ? ControlCharacters.escaped(text, keeping: ["\n", "\t"]) : text)
     }
 
     enum Color: String {

@@ -13,6 +13,7 @@ import pytest
 
 from conftest import BIN, Gateway, call, client_params, free_port, handshake, open_ws, recv_json, recv_until
 from test_agent import agent_config, run_agent, script
+from test_cli_rpc import cli_env, run, run_on_tty
 from test_messaging import CHANNEL, irc_config, ircd, observers, send_params, wait_linked  # noqa: F401 (fixtures)
 
 
@@ -237,3 +238,32 @@ def test_agent_backend_gets_no_gateway_secrets_or_systemd_channels(make_gateway,
     leaked = names & {"OPENCLAW_GATEWAY_TOKEN", "OPENCLAW_GATEWAY_PASSWORD", "CREDENTIALS_DIRECTORY",
                       "NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"}
     assert not leaked
+
+
+# -- control characters in logs and on terminals ----------------------------------------------
+
+FORGERY = "hi\x1b]0;pwned\x07\r\n2026-01-01T00:00:00.000Z ERROR forged line\x1b[2J\u009b31m"
+
+
+def test_client_text_is_escaped_in_the_log_and_in_logs_tail(gateway):
+    ws, _ = handshake(gateway.url)
+    assert call(ws, "system-event", {"text": FORGERY})["ok"]
+    tail = call(ws, "logs.tail", {"limit": 50}, id_="t")["payload"]["lines"]
+    logged = [line for line in tail if "system event" in line]
+    assert len(logged) == 1
+    assert "\\x1b]0;pwned\\x07\\r\\n2026" in logged[0] and "\\u009b31m" in logged[0]
+    assert not any(c in "".join(tail) for c in "\x1b\x07\r\n\u009b")
+    text = gateway.log_text()
+    assert "\x1b" not in text and "\u009b" not in text
+    assert not any(line.startswith("2026-01-01T00:00:00.000Z ERROR forged") for line in text.splitlines())
+
+
+def test_cli_never_writes_raw_escapes_from_the_gateway_to_a_terminal(make_gateway, tmp_path):
+    backend = script(tmp_path, "rude.sh", 'read -r msg\nprintf "ok\\033]0;pwned\\007\\033[2J\\tdone\\n"\n')
+    gw = make_gateway(config=agent_config([backend]))
+    env = cli_env(gw, TERM="xterm")
+    shown = run_on_tty(["agent", "--message", "x"], env)
+    assert "\x1b]0;" not in shown and "\x1b[2J" not in shown and "\x07" not in shown
+    assert "ok\\x1b]0;pwned\\x07\\x1b[2J\tdone" in shown.replace("\r\n", "\n")
+    # Piped, the agent's bytes pass through exactly (scripts may want them).
+    assert run(["agent", "--message", "x"], env).stdout == "ok\x1b]0;pwned\x07\x1b[2J\tdone\n"

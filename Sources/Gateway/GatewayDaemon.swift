@@ -33,8 +33,10 @@ public enum GatewayDaemon {
         signal(SIGPIPE, SIG_IGN)
 
         let settings: GatewaySettings
+        let stateWarnings: [String]
         do {
             let paths = try OpenClawPaths.resolve(profile: options.profile, environment: environment)
+            stateWarnings = try StateDirCheck.run(paths)
             settings = try ConfigLoader.load(paths: paths, environment: environment, port: options.port, bind: options.bind)
             try settings.requireConfiguredSecret()
         } catch {
@@ -46,6 +48,7 @@ public enum GatewayDaemon {
         if descriptors.soft < 4096 {
             log.warning("only \(descriptors.soft) file descriptors allowed (hard limit \(descriptors.hard)): clients beyond that wait; raise LimitNOFILE= in the unit or `ulimit -Hn`")
         }
+        stateWarnings.forEach { log.warning($0) }
 
         var listeners: [GatewayServer.Listener] = []
         let activation: String

@@ -81,11 +81,30 @@ def test_ledger_compaction_never_follows_a_planted_temp_symlink(tmp_path):
         subprocess.run(["rm", "-rf", tmp])
 
 
+def test_state_dir_writable_by_everyone_is_refused_and_an_open_token_file_warned(tmp_path, make_gateway):
+    r = run_gateway_expecting_refusal(tmp_path, {}, {"OPENCLAW_GATEWAY_TOKEN": "t"}, state_mode=0o777)
+    assert r.returncode == 1 and "writable by every user" in r.stderr and "chmod 700" in r.stderr, r.stderr
+    tmp = tempfile.mkdtemp(prefix="openclaw-e2e-")
+    state = os.path.join(tmp, "state")
+    os.makedirs(state, mode=0o700)
+    with open(os.path.join(state, "gateway.token"), "w") as f:
+        f.write("file-token\n")
+    os.chmod(os.path.join(state, "gateway.token"), 0o644)
+    gw = Gateway(tmp, token=None)
+    try:
+        assert connect_code(gw.url, "file-token") == "ok"
+        assert "readable by other users" in gw.log_text() and "chmod 600" in gw.log_text()
+    finally:
+        gw.stop()
+        subprocess.run(["rm", "-rf", tmp])
+
+
 # -- auth silently off ------------------------------------------------------------------------
 
-def run_gateway_expecting_refusal(tmp_path, config, env_extra):
+def run_gateway_expecting_refusal(tmp_path, config, env_extra, state_mode=0o700):
     state = tmp_path / "state"
-    state.mkdir(mode=0o700)
+    state.mkdir()
+    state.chmod(state_mode)
     (state / "openclaw.json").write_text(json.dumps(config))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENCLAW_", "LISTEN_", "NOTIFY_"))}
     env.update({"OPENCLAW_STATE_DIR": str(state), "HOME": str(tmp_path)}, **env_extra)

@@ -37,7 +37,7 @@ let package = Package(
         // Blocking WebSocket RPC client with bounded timeouts (used by the CLI).
         .target(name: "GatewayClient", dependencies: ["WebSocketCodec", "JSONCore", "GatewayProtocol", "OpenClawConfig"]),
         // Unit rendering, install/uninstall, status and doctor over sd-bus.
-        .target(name: "ServiceManager", dependencies: ["SystemdKit", "GatewayClient", "GatewayProtocol", "JSONCore", "OpenClawConfig"]),
+        .target(name: "ServiceManager", dependencies: ["SystemdKit", "GatewayClient", "GatewayProtocol", "JSONCore", "OpenClawConfig", "CLinux"]),
         // Command-line parsing and commands.
         .target(name: "OpenClawCLI", dependencies: [
             "Gateway", "GatewayClient", "ServiceManager", "GatewayProtocol", "JSONCore", "SystemdKit", "OpenClawConfig",

@@ -111,6 +111,19 @@ extension GatewayService {
 
     private func auditToken() -> [Finding] {
         let file = target.paths.tokenFile
+        // A symlink here would send the gateway's credential (and root's fixes) elsewhere: never fixed by following it.
+        let links = [target.paths.stateDir, file].filter { path in
+            var st = stat()
+            return lstat(path, &st) == 0 && st.st_mode & S_IFMT == S_IFLNK
+        }
+        if !links.isEmpty {
+            return links.map { path in
+                Finding(path == file ? "token-symlink" : "state-dir-symlink", .error,
+                        "\(path) is a symbolic link: the token and state must be real files in a directory of their own",
+                        fix: "replace it with a real \(path == file ? "file (0600)" : "directory (0700)"), "
+                            + "then run `openclaw doctor --fix`", fixable: false)
+            }
+        }
         guard let mode = FileIO.mode(file) else {
             return [Finding("token-missing", .error, "no token at \(file): the socket refuses to start without it",
                             fix: "generate one", fixable: true)]

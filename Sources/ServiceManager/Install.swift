@@ -110,6 +110,10 @@ extension GatewayService {
     /// where this gateway listens, and a later plain `install` changes nothing.
     func recordListenAddress(port: Int?, bind: String?) throws(ServiceError) {
         guard port != nil || bind != nil else { return }
+        try UserFiles(target).access { () throws(ServiceError) in try writeListenAddress(port: port, bind: bind) }
+    }
+
+    private func writeListenAddress(port: Int?, bind: String?) throws(ServiceError) {
         let path = target.paths.configPath
         var root: JSONObject
         do {
@@ -133,6 +137,10 @@ extension GatewayService {
     /// 0700 state dir, owned by the account the gateway runs as. The token
     /// never goes into the unit (PITFALLS: token drift).
     func installToken(_ given: String?) throws(ServiceError) -> String {
+        try UserFiles(target).access { () throws(ServiceError) in try writeToken(given) }
+    }
+
+    private func writeToken(_ given: String?) throws(ServiceError) -> String {
         let owner = (uid: uid_t(target.uid), gid: gid_t(target.gid))
         try FileIO.makeDirectories(target.paths.stateDir, mode: 0o700, owner: owner)
         let file = target.paths.tokenFile

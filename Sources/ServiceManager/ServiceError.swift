@@ -11,6 +11,8 @@ public enum ServiceError: Error, Sendable, CustomStringConvertible {
     case config(ConfigError)
     /// A file operation failed: path and errno.
     case file(String, Int32)
+    /// Root refused to follow a path the service user controls (a symlinked state dir or token file).
+    case unsafePath(String, reason: String)
     /// A systemd job ended with something other than "done".
     case jobFailed(unit: String, result: String)
     /// The unit started but the gateway did not answer hello-ok in time.
@@ -23,6 +25,7 @@ public enum ServiceError: Error, Sendable, CustomStringConvertible {
         case .systemd(let e): return "systemd: \(e)"
         case .config(let e): return e.description
         case .file(let path, let code): return "\(path): \(String(cString: strerror(code)))"
+        case .unsafePath(let path, let reason): return "refusing to use \(path): \(reason)"
         case .jobFailed(let unit, let result):
             return "systemd could not finish the job for \(unit) (result: \(result)); "
                 + "`openclaw gateway status` shows the unit's last exit and error line"

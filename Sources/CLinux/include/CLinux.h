@@ -5,6 +5,7 @@
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <malloc.h>
+#include <sys/fsuid.h>
 
 /// accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC): accept4 needs _GNU_SOURCE, which Swift's Glibc module does not set.
 int clinux_accept_nonblocking(int fd);

@@ -1,0 +1,71 @@
+"""Root never follows the service user's symlinks (issue 14, item 4).
+
+`install --system` and `doctor --fix` run as root but write the token and the
+config into the service user's state dir. With `gateway.token -> /etc/shadow`
+or a state dir symlinked to a root-only directory, root once chmod/chowned the
+target to that user. Profile "evil" on port 18811, alice's ~/.openclaw-evil.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import USER
+
+PROFILE, PORT = "evil", 18811
+STATE = f"/home/{USER}/.openclaw-{PROFILE}"
+FLAGS = f"--system --profile {PROFILE}"
+
+
+def owner_and_mode(box, path: str) -> str:
+    return box.run(f"stat -c '%U:%G %a' {path}").stdout.strip()
+
+
+@pytest.fixture(autouse=True)
+def clean_evil_profile(box):
+    box.run(f"openclaw gateway uninstall {FLAGS}", check=False)
+    box.run(f"rm -rf {STATE}", check=False)
+    yield
+    box.run(f"openclaw gateway uninstall {FLAGS}", check=False)
+    box.run(f"rm -rf {STATE} /srv/rootonly", check=False)
+
+
+def test_install_refuses_a_token_file_symlinked_to_shadow(box):
+    before = owner_and_mode(box, "/etc/shadow")
+    box.run(f"mkdir -m 700 {STATE} && ln -s /etc/shadow {STATE}/gateway.token", user=USER)
+    r = box.run(f"openclaw gateway install {FLAGS} --user-name {USER} --port {PORT}", check=False)
+    print(r.stdout, r.stderr)
+    assert r.returncode != 0
+    assert f"{STATE}/gateway.token" in r.stderr and "symbolic link" in r.stderr
+    assert owner_and_mode(box, "/etc/shadow") == before
+
+
+def test_install_refuses_a_state_dir_symlinked_to_a_root_directory(box):
+    box.run("mkdir -p -m 700 /srv/rootonly")
+    before = owner_and_mode(box, "/srv/rootonly")
+    box.run(f"ln -s /srv/rootonly {STATE}", user=USER)
+    r = box.run(f"openclaw gateway install {FLAGS} --user-name {USER} --port {PORT}", check=False)
+    print(r.stdout, r.stderr)
+    assert r.returncode != 0 and "symbolic link" in r.stderr
+    assert owner_and_mode(box, "/srv/rootonly") == before
+    assert box.run("ls -A /srv/rootonly").stdout.strip() == ""
+
+
+def test_doctor_fix_does_not_chown_through_a_token_symlink(box):
+    before = owner_and_mode(box, "/etc/shadow")
+    box.run(f"mkdir -m 700 {STATE} && ln -s /etc/shadow {STATE}/gateway.token", user=USER)
+    r = box.run(f"openclaw doctor {FLAGS} --fix", check=False)
+    print(r.stdout, r.stderr)
+    assert r.returncode != 0
+    assert "symbolic link" in r.stdout + r.stderr
+    assert owner_and_mode(box, "/etc/shadow") == before
+
+
+def test_root_writes_into_the_users_state_dir_as_the_user(box):
+    """A token file that is a hard link or lives behind the user's own symlinked
+    parent is still only written with the user's rights; the normal install works."""
+    r = box.run(f"openclaw gateway install {FLAGS} --user-name {USER} --port {PORT}", check=False)
+    print(r.stdout, r.stderr)
+    assert r.returncode == 0, r.stderr
+    assert owner_and_mode(box, STATE) == f"{USER}:{USER} 700"
+    assert owner_and_mode(box, f"{STATE}/gateway.token") == f"{USER}:{USER} 600"

@@ -118,6 +118,8 @@ final class Connection {
             }
             channel.write(response)
             phase = .awaitingConnect
+            // Until hello-ok a peer has proved nothing: it may queue little (pongs, refusals).
+            channel.maxBufferedBytes = min(server.settings.maxBufferedBytes, WireProtocol.preHandshakeMaxOutput)
             sendEvent("connect.challenge", payload: [
                 "nonce": .string(randomHex(16)), "ts": .int(EventLoop.wallClockMs()),
             ], withSeq: false)
@@ -236,6 +238,7 @@ final class Connection {
         httpParser = HTTPHeadParser(maxBytes: 0)  // its buffer is no longer needed
         parser.maxMessageSize = server.settings.maxPayload
         phase = .ready
+        channel.maxBufferedBytes = server.settings.maxBufferedBytes
         sendResponse(id: requestId, payload: hello)
     }
 
@@ -309,6 +312,9 @@ final class Connection {
     }
 
     // MARK: output
+
+    /// Not yet past hello-ok and not closing.
+    var isPending: Bool { phase == .http || phase == .awaitingConnect }
 
     var isOpen: Bool { phase == .awaitingConnect || phase == .ready }
 

@@ -59,6 +59,8 @@ final class GatewayServer {
         self.listeners = listeners
         self.activation = activation
         self.authGuard = AuthGuard(failuresPerMinute: settings.authFailuresPerMinute)
+        self.pending = PendingConnections(limit: settings.maxPendingConnections)
+        loop.outputBudget = settings.outputBudgetBytes
         var name = [CChar](repeating: 0, count: 256)
         gethostname(&name, 255)
         hostname = String(decoding: name.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -143,6 +145,7 @@ final class GatewayServer {
             metrics.connectionsAccepted &+= 1
             let connection = Connection(id: id, channel: channel, server: self)
             connections[id] = connection
+            if let evicted = pending.admit(connection) { evictPending(evicted) }
             channel.onClose = { [unowned self] _ in self.connectionClosed(id) }
         }
     }
@@ -166,6 +169,22 @@ final class GatewayServer {
                   fields: [("OPENCLAW_ERRNO", String(error.errno))])
         acceptErrorLoggedMs = now
         acceptErrorsSinceLog = 0
+    }
+
+    private var pending: PendingConnections
+    private var pendingEvictedSinceLog = 0
+    private var pendingEvictionLoggedMs: Int64 = .min / 2
+
+    /// The cap on unauthenticated connections was reached: the oldest goes (logged at most every 10 s).
+    private func evictPending(_ connection: Connection) {
+        connection.close(.tryAgainLater, "too many unauthenticated connections")
+        pendingEvictedSinceLog += 1
+        let now = EventLoop.nowMs()
+        guard now - pendingEvictionLoggedMs >= Self.acceptErrorLogIntervalMs else { return }
+        log.warning("\(pendingEvictedSinceLog) unauthenticated connection(s) closed: more than \(pending.limit) "
+                    + "(gateway.maxPendingConnections) had not completed the handshake", fields: connection.logFields)
+        pendingEvictionLoggedMs = now
+        pendingEvictedSinceLog = 0
     }
 
     /// A connection started closing: it leaves presence now, even before TCP closes.
@@ -538,6 +557,8 @@ final class GatewayServer {
             }
             settings = new
             authGuard = AuthGuard(failuresPerMinute: new.authFailuresPerMinute)
+            pending.limit = new.maxPendingConnections
+            loop.outputBudget = new.outputBudgetBytes
             originPolicy = OriginPolicy(settings: new, hostname: hostname)
             if let tickTimer { loop.cancel(tickTimer) }
             tickTimer = loop.scheduleRepeating(everyMs: Int64(settings.tickIntervalMs)) { [unowned self] in self.tick() }

@@ -10,6 +10,8 @@ public enum WireProtocol {
     public static let defaultBind = "127.0.0.1"
     /// Frames larger than this before hello-ok close the socket with 1009.
     public static let preHandshakeMaxPayload = 64 * 1024
+    /// Unsent output a connection may hold before hello-ok (then `policy.maxBufferedBytes`).
+    public static let preHandshakeMaxOutput = 64 * 1024
     /// Longest client-supplied string the gateway keeps and repeats to others (presence
     /// text, client id, display name, ...), in UTF-8 bytes. Every client's presence is in
     /// every hello-ok and presence event, so one client's strings must stay small.

@@ -31,6 +31,12 @@ public final class EventLoop {
     private var nextTimerID: UInt64 = 1
     private var turnEnd: [() -> Void] = []
     var dirtyChannels: [StreamChannel] = []
+    /// Unsent bytes queued in all of this loop's channels.
+    public internal(set) var bufferedOutputBytes = 0
+    /// Above this total, channels with more than `budgetExemptBacklog` unsent bytes are
+    /// refused further output: each channel's own bound times many peers is still too much.
+    public var outputBudget = Int.max
+    static let budgetExemptBacklog = 64 * 1024
     /// Scratch buffer every channel reads into: per-connection memory stays small.
     let readBuffer: UnsafeMutableRawBufferPointer
 

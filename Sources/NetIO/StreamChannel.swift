@@ -36,24 +36,37 @@ public final class StreamChannel {
     /// Bytes queued and not yet accepted by the kernel.
     public var bufferedBytes: Int { output.count - outputStart }
 
-    /// Queues bytes. Returns false (and queues nothing) when that would pass `maxBufferedBytes`.
+    /// Queues bytes. Returns false (and queues nothing) when that would pass `maxBufferedBytes`
+    /// or, for a channel already holding a backlog, the loop's `outputBudget`.
     @discardableResult
     public func write(_ bytes: [UInt8]) -> Bool {
-        guard !isClosed else { return false }
-        if bufferedBytes + bytes.count > maxBufferedBytes { return false }
+        guard !isClosed, admits(bytes.count) else { return false }
         output.append(contentsOf: bytes)
-        scheduleFlush()
+        queued(bytes.count)
         return true
     }
 
     /// Appends through a closure into the output buffer (no intermediate array).
     @discardableResult
     public func write(reserving count: Int, _ body: (inout [UInt8]) -> Void) -> Bool {
-        guard !isClosed else { return false }
-        if bufferedBytes + count > maxBufferedBytes { return false }
+        guard !isClosed, admits(count) else { return false }
+        let before = output.count
         body(&output)
-        scheduleFlush()
+        queued(output.count - before)
         return true
+    }
+
+    /// Past the loop's budget only channels that keep up (little unsent) may queue more:
+    /// the lagging ones are refused, so their owners drop them and memory comes back.
+    private func admits(_ count: Int) -> Bool {
+        let unsent = bufferedBytes
+        if unsent + count > maxBufferedBytes { return false }
+        return loop.bufferedOutputBytes + count <= loop.outputBudget || unsent <= EventLoop.budgetExemptBacklog
+    }
+
+    private func queued(_ count: Int) {
+        loop.bufferedOutputBytes += count
+        scheduleFlush()
     }
 
     private func scheduleFlush() {
@@ -85,7 +98,9 @@ public final class StreamChannel {
         isClosed = true
         loop.unregister(fd: fd)
         Glibc.close(fd)
+        loop.bufferedOutputBytes -= bufferedBytes
         output = []
+        outputStart = 0
         let callback = onClose
         onClose = nil
         onRead = nil
@@ -140,6 +155,7 @@ public final class StreamChannel {
             }
             if n > 0 {
                 outputStart += n
+                loop.bufferedOutputBytes -= n
             } else if n < 0 && errno == EINTR {
                 continue
             } else if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {

@@ -28,6 +28,10 @@ public struct GatewaySettings: Sendable {
     public var handshakeTimeoutMs: Int = 10_000
     public var maxPayload: Int = 1 << 20
     public var maxBufferedBytes: Int = 4 << 20
+    /// Unsent output of all clients together above which lagging clients are dropped.
+    public var outputBudgetBytes: Int = 256 << 20
+    /// Connections not yet past hello-ok; beyond this the oldest of them is closed.
+    public var maxPendingConnections: Int = 256
     /// Failed auth attempts allowed per peer address per minute before refusals are throttled.
     public var authFailuresPerMinute: Int = 10
     public var metricsAccess: MetricsAccess = .loopback
@@ -138,6 +142,8 @@ public enum ConfigLoader {
         if let v = gateway["handshakeTimeoutMs"] { settings.handshakeTimeoutMs = try intValue(v, 100...600_000, "\(where_): gateway.handshakeTimeoutMs") }
         if let v = gateway["maxPayload"] { settings.maxPayload = try intValue(v, 1024...(64 << 20), "\(where_): gateway.maxPayload") }
         if let v = gateway["maxBufferedBytes"] { settings.maxBufferedBytes = try intValue(v, 4096...(1 << 30), "\(where_): gateway.maxBufferedBytes") }
+        if let v = gateway["outputBudgetBytes"] { settings.outputBudgetBytes = try intValue(v, (1 << 20)...(1 << 40), "\(where_): gateway.outputBudgetBytes") }
+        if let v = gateway["maxPendingConnections"] { settings.maxPendingConnections = try intValue(v, 1...1_000_000, "\(where_): gateway.maxPendingConnections") }
         if let v = gateway["shutdownDrainMs"] { settings.shutdownDrainMs = try intValue(v, 0...60_000, "\(where_): gateway.shutdownDrainMs") }
         if let v = gateway["authFailuresPerMinute"] { settings.authFailuresPerMinute = try intValue(v, 1...10_000, "\(where_): gateway.authFailuresPerMinute") }
         if let v = gateway["allowedOrigins"] { settings.allowedOrigins = try stringList(v, "\(where_): gateway.allowedOrigins") }

@@ -218,6 +218,72 @@ def test_undrained_stderr_pipe_does_not_freeze_the_gateway(tmp_path):
             proc.wait()
 
 
+# item 13: unauthenticated sockets and the total output
+
+def upgraded(port: int, rcvbuf=None) -> RawWS:
+    ws = RawWS(port, rcvbuf=rcvbuf)
+    assert ws.recv_json()["event"] == "connect.challenge"
+    return ws
+
+
+def test_pongs_before_hello_are_capped(make_gateway):
+    """100 sockets that never authenticate ping without reading: the gateway drops them
+    once 64 KiB of pongs are queued instead of holding megabytes for each."""
+    gw = make_gateway(config={"gateway": {"handshakeTimeoutMs": 60000}})
+    drain_notify(gw)
+    pid = gw.proc.pid
+    start = rss_kb(pid)
+    pings = b"".join(struct.pack("!BB", 0x89, 0x80 | 125) + b"\0\0\0\0" + b"p" * 125 for _ in range(20_000))
+    socks = [upgraded(gw.port, rcvbuf=4096) for _ in range(100)]
+    for ws in socks:
+        try:
+            ws.sock.sendall(pings)  # 2.6 MB of pings, 2.5 MB of pongs
+        except OSError:
+            pass  # already dropped
+    peak = 0
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:  # while the gateway reads the pings
+        peak = max(peak, rss_kb(pid) - start)
+        time.sleep(0.05)
+    assert peak < 16_000, f"RSS grew {peak} kB for 100 unauthenticated sockets"
+    assert "slow consumer" in gw.log_text()
+    for ws in socks:
+        ws.close()
+
+
+def test_unauthenticated_connections_are_capped_oldest_first(make_gateway):
+    gw = make_gateway(config={"gateway": {"maxPendingConnections": 16, "handshakeTimeoutMs": 60000}})
+    idle = [upgraded(gw.port) for _ in range(40)]
+    ws, hello = handshake(gw.url)  # never locked out by sockets that hold the handshake open
+    assert hello["type"] == "hello-ok"
+    ws.close()
+    # 41 pending sockets against a cap of 16: the 25 oldest were closed with 1013.
+    assert [s.recv_close_code() for s in idle[:25]] == [1013] * 25
+    for s in idle[26:]:
+        s.sock.settimeout(0.05)
+        with pytest.raises(TimeoutError):
+            s.recv_frame()
+    assert "unauthenticated connection(s) closed" in gw.log_text()
+    for s in idle:
+        s.close()
+
+
+def test_total_output_budget_drops_lagging_clients_not_fast_ones(make_gateway):
+    gw = make_gateway(config={"gateway": {"outputBudgetBytes": 1 << 20, "maxBufferedBytes": 1 << 20}})
+    fast, _ = handshake(gw.url)
+    laggards = [raw_client(gw.port, client={"id": f"lag{i}"}, rcvbuf=4096) for i in range(8)]
+    burst = b"".join(fast_text_frame(json.dumps({"type": "req", "id": str(n), "method": "status"}).encode())
+                     for n in range(400))
+    for ws in laggards:
+        ws.sock.sendall(burst)  # ~400 KB of answers each, never read
+    for i in range(20):
+        assert call(fast, "health", id_=f"f{i}")["ok"]
+    assert gw.log_text().count("slow consumer") >= 1, "the budget never dropped a laggard"
+    for ws in laggards:
+        ws.close()
+    fast.close()
+
+
 # item 14: descriptors
 
 def fd_limits(pid: int) -> tuple[int, int]:

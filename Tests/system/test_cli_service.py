@@ -128,6 +128,24 @@ def test_stop_start_restart(box):
     assert code == 0 and doc["service"]["mainPid"] != pid, doc
 
 
+def test_lifecycle_json_documents(box):
+    """--json on stop/start/restart/install: one document naming what was done (docs/cli-json.md)."""
+    stop = json.loads(cli(box, "gateway stop --json", check=True).stdout)
+    assert stop["action"] == "stop" and stop["unit"] == SERVICE and stop["socketUnit"] == SOCKET
+    assert stop["kind"] == "user" and SERVICE in stop["units"] and stop["probe"] is None
+    start = json.loads(cli(box, "gateway start --json", check=True).stdout)
+    assert start["action"] == "start" and start["probe"]["ok"] is True, start
+    restart = json.loads(cli(box, "gateway restart --json", check=True).stdout)
+    assert restart["action"] == "restart" and restart["probe"]["ok"] is True and restart["probe"]["pid"], restart
+    again = json.loads(cli(box, "gateway install --json", check=True).stdout)
+    assert again["action"] == "install" and again["outcome"] == "already-installed", again
+    assert again["tokenFile"] == USER_TOKEN and again["linger"]["state"] in ("already-on", "enabled", "not-needed")
+    # upstream's spellings of the same commands
+    top = cli(box, "status --json")
+    assert top.returncode == 0 and json.loads(top.stdout)["state"] == "running"
+    assert json.loads(cli(box, "health --json --timeout 5000", check=True).stdout)["ok"] is True
+
+
 def test_status_when_port_taken_by_another_process(box):
     cli(box, "gateway stop", check=True)
     # Holds the port until its stdin closes (killing nsenter would not reach it).
@@ -221,6 +239,15 @@ def test_uninstall_leaves_nothing_behind(box):
     assert box.run(f"systemctl --user is-active {SOCKET}", user=USER, check=False).stdout.strip() != "active"
     assert status_json(box)[0] == 3
     assert box.run(f"test -f {USER_TOKEN}", user=USER, check=False).returncode == 0, "the token is state: kept"
+
+
+def test_install_and_uninstall_json(box):
+    installed = json.loads(cli(box, "gateway install --json", check=True).stdout)
+    assert installed["outcome"] == "installed" and f"{UNIT_DIR}/{SOCKET}" in installed["unitFiles"], installed
+    assert installed["probe"]["ok"] is True
+    removed = json.loads(cli(box, "gateway uninstall --json", check=True).stdout)
+    assert removed["action"] == "uninstall" and f"{UNIT_DIR}/{SERVICE}" in removed["removedFiles"], removed
+    assert removed["keptStateDir"] == f"{HOME}/.openclaw"
 
 
 def test_without_user_manager_one_sentence(box):

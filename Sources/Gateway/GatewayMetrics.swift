@@ -6,8 +6,9 @@ import GatewayProtocol
 /// the counters are plain integers: no atomics, no locks. Per-request work is a
 /// few array increments into storage allocated once at start-up (labels are
 /// indexes into fixed tables) and a bucket search over a fixed latency table;
-/// the text is only built when someone scrapes.
-final class GatewayMetrics {
+/// the text is only built when someone scrapes. A struct, held by the server: one
+/// access check per update instead of one per array a class's methods would touch.
+struct GatewayMetrics {
     /// `method` label values: the methods served, then `other` for unknown ones.
     static let methodLabels = Methods.all + ["other"]
     static let otherMethod = methodLabels.count - 1
@@ -54,7 +55,7 @@ final class GatewayMetrics {
     }
 
     /// One answered request: its outcome and the time from dispatch to its (first) answer.
-    func observe(method: Int, outcome: Int, elapsedNs: Int64) {
+    mutating func observe(method: Int, outcome: Int, elapsedNs: Int64) {
         requests[method * Self.outcomeLabels.count + outcome] &+= 1
         var bucket = 0
         while bucket < Self.bucketBoundsNs.count && elapsedNs > Self.bucketBoundsNs[bucket] { bucket += 1 }
@@ -62,11 +63,11 @@ final class GatewayMetrics {
         latencySumNs[method] &+= UInt64(max(0, elapsedNs))
     }
 
-    func eventSent(_ name: String, count: Int = 1) {
+    mutating func eventSent(_ name: String, count: Int = 1) {
         eventsSent[Events.all.firstIndex(of: name) ?? Self.eventLabels.count - 1] &+= UInt64(count)
     }
 
-    func authFailed(_ code: String) { authFailures[code, default: 0] &+= 1 }
-    func agentRunFinished(_ outcome: String) { agentRuns[outcome, default: 0] &+= 1 }
-    func sendFinished(_ outcome: String) { sends[outcome, default: 0] &+= 1 }
+    mutating func authFailed(_ code: String) { authFailures[code, default: 0] &+= 1 }
+    mutating func agentRunFinished(_ outcome: String) { agentRuns[outcome, default: 0] &+= 1 }
+    mutating func sendFinished(_ outcome: String) { sends[outcome, default: 0] &+= 1 }
 }

@@ -29,7 +29,7 @@ final class GatewayServer {
     private var nextConnId: UInt64 = 1
     private var methods: [String: (handler: (MethodCall) -> Void, metricIndex: Int)] = [:]
     /// Counters for `/metrics`, bumped on the loop thread.
-    let metrics = GatewayMetrics()
+    var metrics = GatewayMetrics()
     private var authGuard: AuthGuard
     private(set) var originPolicy: OriginPolicy
     private(set) var stateVersion = StateVersion()
@@ -469,7 +469,7 @@ final class GatewayServer {
 
     func dispatch(id: String, method: String, params: JSONValue, connection: Connection) {
         let registered = methods[method]
-        let call = MethodCall(id: id, method: method, params: params, connection: connection, metrics: metrics,
+        let call = MethodCall(id: id, method: method, params: params, connection: connection, server: self,
                               metricIndex: registered?.metricIndex ?? GatewayMetrics.otherMethod)
         guard let registered else {
             if method == "connect" {

@@ -25,32 +25,57 @@ struct SessionSummary {
     }
 }
 
-/// The fields of `health` that upstream's clients decode, serialized once per change.
+/// The slow-changing part of `health`, serialized once per change: the stores' condition
+/// and the fields upstream's clients decode.
 ///
-/// They change only when the channels are reconfigured or the session list changes (and,
-/// while sessions are listed, with their ages, so at most once per millisecond), yet they
-/// are most of a `health` answer's bytes; `health` is the request the benchmarks measure.
+/// It changes only when a store faults or recovers, the channels are reconfigured or the
+/// session list changes (and, while sessions are listed, with their ages, so at most once
+/// per millisecond), yet it is most of a `health` answer's bytes, and `health` is the
+/// request the benchmarks measure.
 struct HealthTail {
     struct Key: Equatable {
         var channels: UInt64
         var sessions: UInt64
         /// The answer's time while `recent` holds sessions (their `age` moves), else 0.
         var ageClockMs: Int64
+        /// Each store's fault (nil while it records).
+        var storeFaults: [Fault?]
+    }
+
+    struct Fault: Equatable {
+        var cause: String
+        var sinceMs: Int64
+
+        init?(_ store: StoreHealth) {
+            guard let (cause, since) = store.fault() else { return nil }
+            self.cause = cause
+            sinceMs = since
+        }
     }
 
     private(set) var key: Key?
     private(set) var entries: [(key: String, value: JSONValue)] = []
     /// `entries` as the members of a JSON object, without the braces.
     private(set) var members: [UInt8] = []
+    private(set) var storesHealthy = true
 
     init() {}
 
     init(key: Key, entries: [(key: String, value: JSONValue)]) {
         self.key = key
         self.entries = entries
+        storesHealthy = key.storeFaults.allSatisfy { $0 == nil }
         members = JSONValue.object(JSONObject(entries)).serialized()
         members.removeFirst()
         members.removeLast()
+    }
+
+    /// Whether it still shows the present, checked without allocating (once per `health`).
+    func isCurrent(channels: UInt64, sessions: UInt64, ageClockMs: Int64, stores: [StoreHealth]) -> Bool {
+        guard let key, key.channels == channels, key.sessions == sessions, key.ageClockMs == ageClockMs,
+              key.storeFaults.count == stores.count else { return false }
+        for (i, store) in stores.enumerated() where Fault(store) != key.storeFaults[i] { return false }
+        return true
     }
 }
 
@@ -74,40 +99,63 @@ extension GatewayServer {
 
     func healthPayload(durationMs: Int64) -> JSONValue {
         let now = EventLoop.wallClockMs()
-        return .object(JSONObject(healthOwnEntries(now: now, durationMs: durationMs) + upstreamHealth(now: now).entries))
-    }
-
-    /// `healthPayload` written straight into a response: the own fields serialized, the
-    /// upstream ones copied from the cache.
-    func writeHealth(into out: inout [UInt8], durationMs: Int64) {
-        let now = EventLoop.wallClockMs()
-        JSONValue.object(JSONObject(healthOwnEntries(now: now, durationMs: durationMs))).serialize(into: &out)
-        out.removeLast()  // the closing brace; the upstream members follow
-        out.append(UInt8(ascii: ","))
-        out.append(contentsOf: upstreamHealth(now: now).members)
-        out.append(UInt8(ascii: "}"))
-    }
-
-    private func healthOwnEntries(now: Int64, durationMs: Int64) -> [(key: String, value: JSONValue)] {
+        let tail = currentHealthTail(now: now)
         var entries: [(key: String, value: JSONValue)] = [
-            ("ok", .bool(isReady && !isStopping && channels.isHealthy && stores.allSatisfy(\.isHealthy))),
-            ("ts", .int(now)),
-            ("durationMs", .int(durationMs)),
-            ("uptimeMs", .int(uptimeMs)),
+            ("ok", .bool(healthOK(tail))), ("ts", .int(now)), ("durationMs", .int(durationMs)), ("uptimeMs", .int(uptimeMs)),
         ]
         if let link = channels.linkChannel() { entries.append(("linkChannel", link)) }
         entries.append(("channels", channels.statusMap()))
-        entries.append(("storage", StoreHealth.json(stores)))
-        return entries
+        return .object(JSONObject(entries + tail.entries))
     }
 
-    private func upstreamHealth(now: Int64) -> HealthTail {
-        let key = HealthTail.Key(channels: channels.revision, sessions: sessions?.revision ?? 0,
-                                 ageClockMs: (sessions?.count ?? 0) > 0 ? now : 0)
-        guard healthTail.key != key else { return healthTail }
+    /// `healthPayload` written straight into a response, without building its tree: the fields
+    /// that change with every answer written here, the rest copied from `HealthTail`.
+    func writeHealth(into out: inout [UInt8], durationMs: Int64) {
+        let now = EventLoop.wallClockMs()
+        let tail = currentHealthTail(now: now)
+        out.append(contentsOf: healthOK(tail) ? Self.okTrueKey : Self.okFalseKey)
+        out.append(contentsOf: Self.tsKey)
+        JSONValue.int(now).serialize(into: &out)
+        out.append(contentsOf: Self.durationKey)
+        JSONValue.int(durationMs).serialize(into: &out)
+        out.append(contentsOf: Self.uptimeKey)
+        JSONValue.int(uptimeMs).serialize(into: &out)
+        if let link = channels.linkChannel() {
+            out.append(contentsOf: Self.linkChannelKey)
+            link.serialize(into: &out)
+        }
+        out.append(contentsOf: Self.channelsKey)
+        channels.statusMap().serialize(into: &out)
+        out.append(UInt8(ascii: ","))
+        out.append(contentsOf: tail.members)
+        out.append(UInt8(ascii: "}"))
+    }
+
+    private static let okTrueKey = Array(#"{"ok":true"#.utf8)
+    private static let okFalseKey = Array(#"{"ok":false"#.utf8)
+    private static let tsKey = Array(#","ts":"#.utf8)
+    private static let durationKey = Array(#","durationMs":"#.utf8)
+    private static let uptimeKey = Array(#","uptimeMs":"#.utf8)
+    private static let linkChannelKey = Array(#","linkChannel":"#.utf8)
+    private static let channelsKey = Array(#","channels":"#.utf8)
+
+    private func healthOK(_ tail: HealthTail) -> Bool {
+        isReady && !isStopping && channels.isHealthy && tail.storesHealthy
+    }
+
+    private func currentHealthTail(now: Int64) -> HealthTail {
+        let sessionsRevision = sessions?.revision ?? 0
+        let ageClockMs = (sessions?.count ?? 0) > 0 ? now : 0
+        if healthTail.isCurrent(channels: channels.revision, sessions: sessionsRevision, ageClockMs: ageClockMs,
+                                stores: stores) {
+            return healthTail
+        }
+        let key = HealthTail.Key(channels: channels.revision, sessions: sessionsRevision, ageClockMs: ageClockMs,
+                                 storeFaults: stores.map(HealthTail.Fault.init))
         let links = channels.linkStates()
         let sessions = sessionSummary().json(nowMs: now)
         healthTail = HealthTail(key: key, entries: [
+            ("storage", StoreHealth.json(stores)),
             ("channelOrder", .array(links.map { .string($0.id) })),
             ("channelLabels", .object(JSONObject(links.map { (key: $0.id, value: .string($0.label)) }))),
             ("heartbeatSeconds", 0),

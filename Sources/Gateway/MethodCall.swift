@@ -10,20 +10,21 @@ final class MethodCall {
     let params: JSONValue
     private weak var connection: Connection?
     let connId: String
-    private let metrics: GatewayMetrics
+    /// Whose metrics count the answer (the server outlives every call).
+    private let server: GatewayServer
     /// `GatewayMetrics.methodLabels` index; the first answer is counted with its latency.
     private let metricIndex: Int
     private let startNs: Int64
     private var counted = false
 
-    init(id: String, method: String, params: JSONValue, connection: Connection, metrics: GatewayMetrics,
+    init(id: String, method: String, params: JSONValue, connection: Connection, server: GatewayServer,
          metricIndex: Int) {
         self.id = id
         self.method = method
         self.params = params
         self.connection = connection
         self.connId = connection.id
-        self.metrics = metrics
+        self.server = server
         self.metricIndex = metricIndex
         startNs = EventLoop.nowNs()
     }
@@ -51,7 +52,7 @@ final class MethodCall {
     private func count(errorCode: String?) {
         guard !counted else { return }
         counted = true
-        metrics.observe(method: metricIndex, outcome: GatewayMetrics.outcomeIndex(errorCode: errorCode),
+        server.metrics.observe(method: metricIndex, outcome: GatewayMetrics.outcomeIndex(errorCode: errorCode),
                         elapsedNs: EventLoop.nowNs() - startNs)
     }
 

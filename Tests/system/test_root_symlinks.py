@@ -52,12 +52,14 @@ def test_install_refuses_a_state_dir_symlinked_to_a_root_directory(box):
 
 
 def test_doctor_fix_does_not_chown_through_a_token_symlink(box):
+    """Installed for alice; alice then swaps her token file for a symlink and waits for root's doctor --fix."""
+    box.run(f"openclaw gateway install {FLAGS} --user-name {USER} --port {PORT}")
     before = owner_and_mode(box, "/etc/shadow")
-    box.run(f"mkdir -m 700 {STATE} && ln -s /etc/shadow {STATE}/gateway.token", user=USER)
+    box.run(f"rm {STATE}/gateway.token && ln -s /etc/shadow {STATE}/gateway.token", user=USER)
     r = box.run(f"openclaw doctor {FLAGS} --fix", check=False)
     print(r.stdout, r.stderr)
     assert r.returncode != 0
-    assert "symbolic link" in r.stdout + r.stderr
+    assert "token-symlink" in r.stdout and "symbolic link" in r.stdout
     assert owner_and_mode(box, "/etc/shadow") == before
 
 

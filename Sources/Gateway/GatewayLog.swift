@@ -102,9 +102,9 @@ extension String {
 }
 
 /// ISO 8601 timestamps without Foundation.
-enum Timestamp {
+public enum Timestamp {
     /// "2026-11-25T21:40:00.123Z"
-    static func iso8601(ms: Int64) -> String {
+    public static func iso8601(ms: Int64) -> String {
         var seconds = time_t(ms / 1000)
         var t = tm()
         gmtime_r(&seconds, &t)

@@ -57,6 +57,7 @@ public enum CLI {
         case .logs(let target, let request): return try rpc.logs(target, request)
         case .send(let target, let request): return try rpc.send(target, request)
         case .agent(let target, let request): return try rpc.agent(target, request)
+        case .sessions(let target, let request): return try rpc.sessions(target, request)
         }
     }
 }

@@ -160,6 +160,7 @@ enum CommandTree {
         options: [
             .value("message", "TEXT", "What to ask the agent."),
             .value("to", "TO", "Recipient the turn is for (a number, a nick or a #channel)."),
+            .value("session", "KEY", "Run the turn in this session: the backend sees its earlier turns (see `openclaw sessions list`)."),
             .flag("deliver", "Send the final reply to --to through the channel."),
             .value("timeout", "SECONDS", "Give the run this long before it is stopped (default: the gateway's); "
                 + "the command waits that long plus 30 s."),
@@ -169,6 +170,20 @@ enum CommandTree {
         notes: "Exit codes: 0 the run finished ok, 1 it failed, timed out or the gateway is unreachable.\n"
             + rpcNotes)
 
+    static let sessionsList = CommandSpec(
+        ["sessions", "list"], "List the gateway's sessions, most recently used first.",
+        options: [.value("limit", "N", "Show at most N sessions."), json, url, token, rpcSystem],
+        notes: "Keys: irc:direct:NICK and irc:group:#CHANNEL for IRC conversations; any other key names a session\n"
+            + "started with `openclaw agent --session KEY`.\n" + rpcNotes)
+    static let sessionsHistory = CommandSpec(
+        ["sessions", "history"], "Print a session's transcript, oldest turn first.",
+        positionals: ["KEY"],
+        options: [.value("limit", "N", "Show the last N turns (default 100, at most 1000)."), json, url, token, rpcSystem],
+        notes: rpcNotes)
+    static let sessions = CommandSpec(
+        ["sessions"], "Inspect the gateway's sessions and their transcripts.",
+        subcommands: [sessionsList, sessionsHistory], runnable: false)
+
     static let doctor = CommandSpec(
         ["doctor"], "Audit the installed service, config and token, and migrate legacy installs.",
         options: doctorOptions,
@@ -176,7 +191,7 @@ enum CommandTree {
 
     static let root = CommandSpec(
         [], "Run and manage the OpenClaw gateway.",
-        subcommands: [run, topStatus, topHealth, logs, message, agent, doctor],
+        subcommands: [run, topStatus, topHealth, logs, message, agent, sessions, doctor],
         runnable: false,
         notes: """
             Environment:

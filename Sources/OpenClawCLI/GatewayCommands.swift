@@ -219,6 +219,7 @@ extension GatewayCommands {
         var params = JSONObject()
         params["message"] = .string(request.message)
         if let to = request.to { params["to"] = .string(to) }
+        if let session = request.session { params["sessionKey"] = .string(session) }
         if request.deliver { params["deliver"] = true }
         if let timeout = request.timeoutSeconds { params["timeout"] = .int(Int64(timeout)) }
         params["idempotencyKey"] = .string(IdempotencyKey.generate())

@@ -20,6 +20,7 @@ public struct Invocation: Sendable, Equatable {
         case logs(RPCTarget, LogsRequest)
         case send(RPCTarget, SendRequest)
         case agent(RPCTarget, AgentRequest)
+        case sessions(RPCTarget, SessionsRequest)
     }
 
     public enum ServiceVerb: String, Sendable, Equatable {
@@ -87,10 +88,17 @@ public struct Invocation: Sendable, Equatable {
                 throw values.error("--message is required")
             }
             if p.flag("deliver") && p.value("to") == nil { throw values.error("--deliver needs --to") }
+            if let session = p.value("session"), session.isEmpty { throw values.error("--session must not be empty") }
             return .agent(try values.target(), AgentRequest(
-                message: message, to: p.value("to"), deliver: p.flag("deliver"),
+                message: message, to: p.value("to"), session: p.value("session"), deliver: p.flag("deliver"),
                 timeoutSeconds: try values.integer("timeout", in: 1...86_400), wait: !p.flag("no-wait"),
                 json: p.flag("json")))
+        case ["sessions", "list"]:
+            return .sessions(try values.target(), SessionsRequest(
+                key: nil, limit: try values.integer("limit", in: 1...1_000_000), json: p.flag("json")))
+        case ["sessions", "history"]:
+            return .sessions(try values.target(), SessionsRequest(
+                key: p.positionals[0], limit: try values.integer("limit", in: 1...1_000), json: p.flag("json")))
         default:
             throw values.error("'\(p.command.displayName)' is not a command")
         }
@@ -198,8 +206,16 @@ public struct SendRequest: Sendable, Equatable {
 public struct AgentRequest: Sendable, Equatable {
     public var message: String
     public var to: String?
+    public var session: String?
     public var deliver: Bool
     public var timeoutSeconds: Int?
     public var wait: Bool
+    public var json: Bool
+}
+
+/// `sessions list` (no key) or `sessions history KEY`.
+public struct SessionsRequest: Sendable, Equatable {
+    public var key: String?
+    public var limit: Int?
     public var json: Bool
 }

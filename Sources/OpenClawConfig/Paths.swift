@@ -17,6 +17,8 @@ public struct OpenClawPaths: Sendable, Equatable {
 
     /// Token file the installer writes (0600) and the unit loads as the `gateway-token` credential.
     public var tokenFile: String { stateDir + "/gateway.token" }
+    /// API keys for the agent backend (`NAME=value` lines, 0600): never in a unit or openclaw.json.
+    public var agentSecretsFile: String { stateDir + "/agent.env" }
     /// "default" or the profile name, for people and log fields.
     public var profileLabel: String { profile ?? "default" }
     /// Unit base name, without `.service`/`.socket`.

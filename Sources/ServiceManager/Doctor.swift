@@ -36,6 +36,10 @@ extension GatewayService {
             if ids.contains("token-missing") || ids.contains("token-mode") || ids.contains("state-dir-mode") {
                 fixed.append("token: \(try installToken(nil)) token in \(target.paths.tokenFile) (0600, directory 0700)")
             }
+            if ids.contains("agent-env-mode") {
+                try FileIO.chmod(target.paths.agentSecretsFile, 0o600)
+                fixed.append("agent secrets: \(target.paths.agentSecretsFile) is 0600 now")
+            }
             let unitIDs: Set = ["not-installed", "unit-missing", "socket-missing", "exec-start-drift", "port-mismatch",
                                 "watchdog-missing", "hardening-missing", "unit-differs", "daemon-reload", "legacy-unit"]
             if !ids.isDisjoint(with: unitIDs) {
@@ -95,6 +99,7 @@ extension GatewayService {
         }
         if target.kind == .user { findings += auditLinger() }
         findings += auditToken()
+        findings += auditAgentSecrets()
         findings += auditLegacy()
         return findings
     }
@@ -139,6 +144,15 @@ extension GatewayService {
                                     fix: "chmod 700", fixable: true))
         }
         return findings
+    }
+
+    /// The agent backend's API keys: a file others can read is not used by the gateway at all.
+    private func auditAgentSecrets() -> [Finding] {
+        let file = target.paths.agentSecretsFile
+        guard let mode = FileIO.mode(file), mode & 0o077 != 0 else { return [] }
+        return [Finding("agent-env-mode", .error,
+                        "\(file) (the agent backend's API keys) has mode \(String(mode, radix: 8)), not 600: the gateway ignores it",
+                        fix: "chmod 600", fixable: true)]
     }
 
     /// The port must be ours: our socket listening on it, or nobody.

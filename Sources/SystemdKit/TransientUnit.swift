@@ -83,6 +83,7 @@ public struct TransientServiceState: Sendable, Equatable {
     public var memoryPeakBytes: UInt64?
     public var memoryCurrentBytes: UInt64?
     public var controlGroup: String
+    public var mainPID: Int32
 
     /// The main process has ended (the unit stays `active (exited)` with `RemainAfterExit=`, or is `failed`).
     public var mainExited: Bool { execMainCode != 0 || activeState == "failed" || activeState == "inactive" }
@@ -101,6 +102,7 @@ public struct TransientServiceState: Sendable, Equatable {
         memoryPeakBytes = counter("MemoryPeak")
         memoryCurrentBytes = counter("MemoryCurrent")
         controlGroup = p["ControlGroup"]?.string ?? ""
+        mainPID = Int32(truncatingIfNeeded: p["MainPID"]?.int64 ?? 0)
     }
 }
 

@@ -169,3 +169,31 @@ def test_chat_send_streams_chat_events_and_replies_in_the_sessions_channel(make_
     other = call(ws, "chat.send", {"sessionKey": "irc:direct:alice", "message": "else", "idempotencyKey": key}, id_="3")
     assert not other["ok"] and other["error"]["code"] == "INVALID_REQUEST"
     ws.close()
+
+
+def test_cli_agent_session_and_sessions_commands(make_gateway, tmp_path):
+    import subprocess
+    from conftest import BIN
+    backend = tmp_path / "backend.sh"
+    backend.write_text(BACKEND)
+    backend.chmod(0o755)
+    gw = make_gateway(config={"agent": {"command": [str(backend)], "runner": "fork"}},
+                      extra_env={"RUNLOG": str(tmp_path / "runs.log")})
+    base = ["--url", gw.url, "--token", "test-token"]
+
+    def cli(*args):
+        r = subprocess.run([BIN, *args, *base], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stdout + r.stderr
+        return r.stdout
+
+    first = json.loads(cli("agent", "--message", "one", "--session", "work", "--json"))
+    assert first["status"] == "ok" and first["sessionKey"] == "work"
+    second = json.loads(cli("agent", "--message", "two", "--session", "work", "--json"))
+    assert second["result"]["text"] == "echo:two|turns:2|last:echo:one|turns:0|last:"
+    listed = json.loads(cli("sessions", "list", "--json"))
+    assert [s["key"] for s in listed["sessions"]] == ["work"] and listed["sessions"][0]["kind"] == "other"
+    history = json.loads(cli("sessions", "history", "work", "--limit", "2", "--json"))
+    assert [m["text"] for m in history["messages"]] == ["two", "echo:two|turns:2|last:echo:one|turns:0|last:"]
+    text = cli("sessions", "history", "work")
+    assert "user: one" in text and "assistant: echo:one" in text
+    assert "work" in cli("sessions", "list")

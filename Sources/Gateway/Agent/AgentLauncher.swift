@@ -47,7 +47,6 @@ final class AgentLauncher {
         }
     }
 
-    static let secretsFileName = "agent.env"
     static let unitPrefix = "openclaw-agent-"
 
     private unowned let server: GatewayServer
@@ -61,7 +60,7 @@ final class AgentLauncher {
         self.server = server
     }
 
-    var secretsPath: String { server.settings.paths.stateDir + "/" + Self.secretsFileName }
+    var secretsPath: String { server.settings.paths.agentSecretsFile }
 
     func launch(_ spec: Spec, mode: Mode) throws(LaunchError) -> AgentProcess {
         if mode != .fork {

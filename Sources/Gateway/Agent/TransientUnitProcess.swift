@@ -36,6 +36,9 @@ final class TransientUnitProcess: AgentProcess {
     /// The highest `MemoryCurrent` seen, for managers and kernels that keep no peak.
     private var sampledPeak: UInt64 = 0
     private var cgroupPeak: UInt64?
+    /// Without cgroup accounting (a cgroup v1 hierarchy, an undelegated controller) the
+    /// manager reports no counters: the main process's own, sampled from /proc, stand in.
+    private var processSample: ProcessSample?
 
     var label: String { "unit \(name)" }
 
@@ -99,6 +102,7 @@ final class TransientUnitProcess: AgentProcess {
         lastState = state
         sampledPeak = max(sampledPeak, state.memoryCurrentBytes ?? 0)
         if let peak = readCgroupPeak(state.controlGroup) { cgroupPeak = peak }
+        if state.cpuUsageNSec == nil, state.mainPID > 0, let sample = ProcessSample(pid: state.mainPID) { processSample = sample }
         guard state.mainExited else { return }
         // Leftovers (a daemonized child) die with the unit; a failed unit is reset so the manager forgets it.
         if state.activeState == "failed" {
@@ -126,10 +130,16 @@ final class TransientUnitProcess: AgentProcess {
     func usage() -> JSONValue? {
         guard let s = lastState else { return nil }
         var o = JSONObject()
-        o["scope"] = "unit"
-        if let cpu = s.cpuUsageNSec { o["cpuUsageNSec"] = .int(Int64(clamping: cpu)) }
-        if let peak = s.memoryPeakBytes ?? cgroupPeak ?? (sampledPeak > 0 ? sampledPeak : nil) {
-            o["memoryPeakBytes"] = .int(Int64(clamping: peak))
+        if let cpu = s.cpuUsageNSec {
+            o["scope"] = "unit"
+            o["cpuUsageNSec"] = .int(Int64(clamping: cpu))
+            if let peak = s.memoryPeakBytes ?? cgroupPeak ?? (sampledPeak > 0 ? sampledPeak : nil) {
+                o["memoryPeakBytes"] = .int(Int64(clamping: peak))
+            }
+        } else if let sample = processSample {
+            o["scope"] = "process"
+            o["cpuUsageNSec"] = .int(sample.cpuNSec)
+            o["memoryPeakBytes"] = .int(sample.peakRSSBytes)
         }
         return .object(o)
     }
@@ -155,5 +165,27 @@ final class TransientUnitProcess: AgentProcess {
         try? manager.killUnit(name, signal: SIGKILL)
         try? manager.stopUnitNoWait(name)
         exitStatus = SIGKILL
+    }
+}
+
+/// A process's CPU time and peak resident memory, read from /proc (`stat` fields
+/// 14–15, `status` VmHWM): what is known of a run whose unit has no accounting.
+struct ProcessSample {
+    var cpuNSec: Int64
+    var peakRSSBytes: Int64
+
+    init?(pid: Int32) {
+        guard let stat = try? DurableFile.read("/proc/\(pid)/stat"),
+              let status = try? DurableFile.read("/proc/\(pid)/status"),
+              let close = stat.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        // After "pid (comm) ": field 3 is state, so utime and stime (14, 15) are at offsets 11 and 12.
+        let fields = stat[(close + 2)...].split(separator: UInt8(ascii: " ")).map { String(decoding: $0, as: UTF8.self) }
+        guard fields.count > 12, let utime = Int64(fields[11]), let stime = Int64(fields[12]) else { return nil }
+        let ticks = Int64(max(1, sysconf(Int32(_SC_CLK_TCK))))
+        cpuNSec = (utime + stime) * (1_000_000_000 / ticks)
+        let text = String(decoding: status, as: UTF8.self)
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kb = Int64(line.dropFirst(6).filter { $0.isNumber }) else { return nil }
+        peakRSSBytes = kb * 1024
     }
 }

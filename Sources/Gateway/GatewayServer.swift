@@ -490,8 +490,8 @@ final class GatewayServer {
 
     private func registerCoreMethods() {
         registerMethod("health") { [unowned self] call in
-            let t0 = EventLoop.nowMs()
-            call.respond { self.writeHealth(into: &$0, durationMs: EventLoop.nowMs() - t0) }
+            let t0 = EventLoop.nowUs()
+            call.respond { self.writeHealth(into: &$0, startedUs: t0) }
         }
         // No heartbeat runner here (upstream's periodic agent check-in): nothing has been sent.
         registerMethod("last-heartbeat") { call in call.respond(.null) }
@@ -539,6 +539,8 @@ final class GatewayServer {
 
     // MARK: reload and shutdown
 
+    private static let reloadFailurePrefix = "reload failed: "
+
     /// SIGHUP: re-read the config; keep serving on the old one when the new one is broken.
     /// Channels and the agent backend are checked before anything changes, so a broken
     /// part of them fails the whole reload too.
@@ -563,9 +565,11 @@ final class GatewayServer {
             if let tickTimer { loop.cancel(tickTimer) }
             tickTimer = loop.scheduleRepeating(everyMs: Int64(settings.tickIntervalMs)) { [unowned self] in self.tick() }
             checked.applyChannelsAndAgent()
+            // A good reload supersedes a failed one: status must not keep reporting it.
+            if lastError?.hasPrefix(Self.reloadFailurePrefix) == true { lastError = nil }
             log.notice("configuration reloaded from \(settings.paths.configPath)")
         case .failure(let error):
-            lastError = "reload failed: \(error)"
+            lastError = Self.reloadFailurePrefix + "\(error)"
             log.error("reload failed, keeping the previous configuration: \(error)")
         }
         ServiceNotifier.ready(status: statusLine)

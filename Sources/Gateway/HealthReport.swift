@@ -110,14 +110,17 @@ extension GatewayServer {
 
     /// `healthPayload` written straight into a response, without building its tree: the fields
     /// that change with every answer written here, the rest copied from `HealthTail`.
-    func writeHealth(into out: inout [UInt8], durationMs: Int64) {
+    /// `durationMs` is what the check took since `startedUs`, in milliseconds with microsecond
+    /// precision (whole milliseconds read 0 for a check that takes microseconds).
+    func writeHealth(into out: inout [UInt8], startedUs: Int64) {
         let now = EventLoop.wallClockMs()
         let tail = currentHealthTail(now: now)
-        out.append(contentsOf: healthOK(tail) ? Self.okTrueKey : Self.okFalseKey)
+        let ok = healthOK(tail)
+        out.append(contentsOf: ok ? Self.okTrueKey : Self.okFalseKey)
         out.append(contentsOf: Self.tsKey)
         JSONValue.int(now).serialize(into: &out)
         out.append(contentsOf: Self.durationKey)
-        JSONValue.int(durationMs).serialize(into: &out)
+        JSONValue.double(Double(EventLoop.nowUs() - startedUs) / 1000).serialize(into: &out)
         out.append(contentsOf: Self.uptimeKey)
         JSONValue.int(uptimeMs).serialize(into: &out)
         if let link = channels.linkChannel() {

@@ -72,6 +72,13 @@ public final class EventLoop {
         return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
 
+    /// Microseconds on CLOCK_MONOTONIC, for durations shorter than a millisecond.
+    public static func nowUs() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
+    }
+
     /// Milliseconds since the Unix epoch, for protocol timestamps.
     public static func wallClockMs() -> Int64 {
         var ts = timespec()

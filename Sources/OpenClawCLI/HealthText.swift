@@ -7,7 +7,9 @@ enum HealthText {
         let ok = health["ok"]?.boolValue ?? false
         var facts: [String] = []
         if let uptime = health["uptimeMs"]?.intValue { facts.append("uptime \(duration(ms: uptime))") }
-        if let took = health["durationMs"]?.intValue { facts.append("checked in \(took) ms") }
+        if let took = health["durationMs"]?.doubleValue {
+            facts.append(took < 1 ? "checked in under 1 ms" : "checked in \(Int(took)) ms")
+        }
         var lines = ["Gateway: " + (ok ? paint("healthy", .green) : paint("unhealthy", .red))
             + (facts.isEmpty ? "" : " (" + facts.joined(separator: ", ") + ")")]
 

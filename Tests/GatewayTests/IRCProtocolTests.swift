@@ -159,7 +159,7 @@ import Testing
         _ = s.handle(IRCMessage(prefix: "clawbot!~oc@10.0.0.1", "JOIN", ["#ops"]))
         #expect(s.joined == ["#ops"])
         #expect(s.userHost == "~oc@10.0.0.1")
-        #expect(s.handle(IRCMessage(prefix: "op!o@h", "KICK", ["#ops", "clawbot", "bye"])) == [.send(IRCMessage("JOIN", ["#ops"]))])
+        #expect(s.handle(IRCMessage(prefix: "op!o@h", "KICK", ["#ops", "clawbot", "bye"])) == [.kicked(channel: "#ops", by: "op", reason: "bye")])
         #expect(s.joined.isEmpty)
         #expect(s.handle(IRCMessage(prefix: "srv", "464", ["*", "Password incorrect"])) == [.refused("Password incorrect")])
     }
@@ -186,5 +186,34 @@ import Testing
                         "#a:b", "#a\u{7F}", "#" + String(repeating: "a", count: IRCConfig.maxTargetBytes)] {
             #expect(!IRCConfig.isValidTarget(hostile), "\(hostile.debugDescription)")
         }
+    }
+}
+
+@Suite struct IRCLimitsTests {
+    @Test func kickBackoffDoublesAndIsForgotten() {
+        var b = KickBackoff()
+        #expect(b.nextDelay(channel: "#ops", nowMs: 0) == 5_000)
+        #expect(b.nextDelay(channel: "#OPS", nowMs: 6_000) == 10_000)
+        #expect(b.nextDelay(channel: "#other", nowMs: 6_000) == 5_000)
+        for t in 0..<10 { _ = b.nextDelay(channel: "#ops", nowMs: 7_000 + Int64(t)) }
+        #expect(b.nextDelay(channel: "#ops", nowMs: 8_000) == 300_000)
+        #expect(b.nextDelay(channel: "#ops", nowMs: 8_000 + 600_000) == 5_000)
+    }
+
+    @Test func queueIsBoundedPerSenderAndInAll() {
+        #expect(IRCQueueLimits.refusal(adding: 36, senderQueued: 64, totalQueued: 64, floodIntervalMs: 500) == nil)
+        guard case .unavailable(let m, let after)? = IRCQueueLimits.refusal(adding: 36, senderQueued: 70, totalQueued: 70,
+                                                                          floodIntervalMs: 500) else {
+            Issue.record("a sender past 100 lines must be refused")
+            return
+        }
+        #expect(after == 3_000)
+        #expect(m.contains("this client already has 70 lines queued"))
+        guard case .unavailable(let all, _)? = IRCQueueLimits.refusal(adding: 2, senderQueued: 0, totalQueued: 399,
+                                                                    floodIntervalMs: 500) else {
+            Issue.record("past 400 lines in all, everyone is refused")
+            return
+        }
+        #expect(all.contains("399 lines are queued"))
     }
 }

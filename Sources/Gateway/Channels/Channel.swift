@@ -61,6 +61,8 @@ struct ChannelState: Equatable {
 struct OutboundMessage {
     var to: String
     var text: String
+    /// Who asked (a client's connection id, or the agent): queues are bounded per sender.
+    var sender: String = ""
 }
 
 struct Delivery {
@@ -74,6 +76,8 @@ enum ChannelSendError: Error, Equatable {
     case notLinked(String)
     /// The target is not valid for this channel.
     case invalidTarget(String)
+    /// The message has nothing this channel can send (e.g. only line breaks).
+    case invalidMessage(String)
     /// Bytes may have left before the failure: delivery is unknown.
     case inDoubt(String)
 
@@ -85,6 +89,8 @@ enum ChannelSendError: Error, Equatable {
             RPCError(.notLinked, m, retryable: false)
         case .invalidTarget(let m):
             RPCError(.invalidRequest, m, details: ["field": "to"])
+        case .invalidMessage(let m):
+            RPCError(.invalidRequest, m, details: ["field": "message"])
         case .inDoubt(let m):
             RPCError(.unavailable, m, details: ["inDoubt": true], retryable: false)
         }

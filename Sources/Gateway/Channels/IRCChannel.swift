@@ -46,7 +46,11 @@ final class IRCChannel: MessageChannel {
         let bytes: [UInt8]
         let isFirst: Bool
         var isAck = false
+        let sender: String
     }
+
+    /// Lines waiting per sender (`IRCQueueLimits` bounds them).
+    private var queuedBySender: [String: Int] = [:]
 
     /// How long the server may take to answer a send's PING before the link counts as dead.
     static let ackTimeoutMs: Int64 = 20_000
@@ -231,6 +235,7 @@ final class IRCChannel: MessageChannel {
         }
         session = nil
         queue.removeAll()
+        queuedBySender.removeAll()
         let failed = pending
         pending.removeAll()
         for (_, p) in failed.sorted(by: { $0.key < $1.key }) {
@@ -319,7 +324,23 @@ final class IRCChannel: MessageChannel {
                 connectionLost(state.lastError!)
             case .serverError(let reason):
                 state.lastError = "IRC server: \(reason)"
+            case .kicked(let channel, let by, let reason):
+                rejoinAfterKick(channel, by: by, reason: reason)
             }
+        }
+    }
+
+    private var kickBackoff = KickBackoff()
+
+    private func rejoinAfterKick(_ channel: String, by: String, reason: String) {
+        let delay = kickBackoff.nextDelay(channel: channel, nowMs: EventLoop.nowMs())
+        log.warning("IRC: kicked from \(channel) by \(by)\(reason.isEmpty ? "" : " (\(reason))"); rejoining in \(delay / 1000) s",
+                    fields: logFields)
+        let link = stream
+        loop.schedule(afterMs: delay) { [weak self] in
+            // Only on the same link: a reconnect joins the configured channels anyway.
+            guard let self, let link, self.stream === link, self.session?.joined.contains(channel.lowercased()) == false else { return }
+            self.writeNow(IRCMessage("JOIN", [channel]))
         }
     }
 
@@ -369,28 +390,44 @@ final class IRCChannel: MessageChannel {
         let lines = IRCTextSplitter.split(message.text, budget: IRCTextSplitter.textBudget(
             target: message.to, nick: s.nick, userHost: s.userHost))
         guard !lines.isEmpty else {
-            completion(.failure(.invalidTarget("message: nothing to send (empty text)")))
+            completion(.failure(.invalidMessage("message: nothing to send (empty text)")))
             return
         }
         // Unjoined channels usually refuse outside messages (+n): join first.
         if IRCConfig.isChannelName(message.to) && !s.joined.contains(message.to.lowercased()) {
             writeNow(IRCMessage("JOIN", [message.to]))
         }
+        if let refusal = queueRefusal(lines: lines.count + 1, sender: message.sender) {
+            completion(.failure(refusal))
+            return
+        }
         let sendID = nextSendID
         nextSendID += 1
         pending[sendID] = PendingSend(to: message.to, willWrite: willWrite, completion: completion)
         for (i, line) in lines.enumerated() {
-            queue.append(QueuedLine(sendID: sendID, bytes: IRCMessage("PRIVMSG", [message.to, line]).serialized(), isFirst: i == 0))
+            queue.append(QueuedLine(sendID: sendID, bytes: IRCMessage("PRIVMSG", [message.to, line]).serialized(),
+                                    isFirst: i == 0, sender: message.sender))
         }
         queue.append(QueuedLine(sendID: sendID, bytes: IRCMessage("PING", ["oc-\(sendID)"]).serialized(), isFirst: false,
-                                isAck: true))
+                                isAck: true, sender: message.sender))
+        queuedBySender[message.sender, default: 0] += lines.count + 1
         drainQueue()
+    }
+
+    private func queueRefusal(lines: Int, sender: String) -> ChannelSendError? {
+        IRCQueueLimits.refusal(adding: lines, senderQueued: queuedBySender[sender] ?? 0, totalQueued: queue.count,
+                               floodIntervalMs: config.floodIntervalMs)
     }
 
     /// Protocol replies (PONG, NICK, JOIN) skip the flood queue: delaying them behind a backlog could get us dropped.
     private func writeNow(_ m: IRCMessage) {
         guard let stream else { return }
         if !stream.write(m.serialized()) { connectionLost("output buffer full") }
+    }
+
+    private func dequeued(_ line: QueuedLine, count: Int) {
+        let left = (queuedBySender[line.sender] ?? count) - count
+        queuedBySender[line.sender] = left > 0 ? left : nil
     }
 
     private func drainQueue() {
@@ -403,10 +440,12 @@ final class IRCChannel: MessageChannel {
         lastRefillMs = now
         while !queue.isEmpty && tokens >= 1 {
             let line = queue.removeFirst()
+            dequeued(line, count: 1)
             tokens -= 1
             if line.isFirst, let p = pending[line.sendID] {
                 guard p.willWrite() else {
                     pending[line.sendID] = nil
+                    dequeued(line, count: queue.count(where: { $0.sendID == line.sendID }))
                     queue.removeAll { $0.sendID == line.sendID }
                     p.completion(.failure(.unavailable("the send could not be recorded durably; nothing was sent",
                                                        retryAfterMs: nil)))

@@ -177,6 +177,9 @@ struct IRCSession {
         case refused(String)
         /// The server is closing the link (ERROR) or reported something worth logging.
         case serverError(String)
+        /// Someone kicked us from `channel`: rejoining at once would be a kick loop,
+        /// so the channel rejoins after a backoff.
+        case kicked(channel: String, by: String, reason: String)
     }
 
     let config: Config
@@ -260,7 +263,7 @@ struct IRCSession {
         case "KICK":
             guard m.params.count >= 2, isSelf(m.params[1]) else { return [] }
             joined.remove(m.params[0].lowercased())
-            return [.send(IRCMessage("JOIN", [m.params[0]]))]
+            return [.kicked(channel: m.params[0], by: m.sourceNick ?? "the server", reason: m.params.count > 2 ? m.params[2] : "")]
         case "PRIVMSG":
             guard m.params.count >= 2, let from = m.sourceNick, !isSelf(from) else { return [] }
             var text = m.params[1]

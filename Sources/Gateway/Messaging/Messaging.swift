@@ -76,6 +76,8 @@ final class SendService {
         var idempotencyKey: String
         /// Identifies the payload under its key (a used key with another payload is refused).
         var hash: String
+        /// Who asked: channels bound their queues per sender.
+        var sender = ""
     }
 
     /// At most this many bytes of text per message (IRC would need ~35 lines for it).
@@ -128,9 +130,10 @@ final class SendService {
     }
 
     func handle(_ call: MethodCall) {
-        let request: Request
+        var request: Request
         do {
             request = try Self.parse(call.params)
+            request.sender = call.connId
         } catch {
             server.metrics.sendFinished(error.code)
             call.fail(error)
@@ -235,7 +238,7 @@ final class SendService {
         case .fresh(let id):
             messageId = id
         }
-        let outbound = OutboundMessage(to: request.to, text: request.text)
+        let outbound = OutboundMessage(to: request.to, text: request.text, sender: request.sender)
         if !channel.state.linked {
             // Refused before anything is recorded: the channel says why (NOT_LINKED, UNAVAILABLE, bad target).
             channel.send(outbound, willWrite: { true }) { result in

@@ -25,7 +25,7 @@ let package = Package(
         // Paths, profiles, openclaw.json and token sources, shared by daemon and CLI.
         .target(name: "OpenClawConfig", dependencies: ["JSONCore"]),
         // Wire protocol types shared by the daemon and the CLI.
-        .target(name: "GatewayProtocol", dependencies: ["JSONCore"]),
+        .target(name: "GatewayProtocol", dependencies: ["JSONCore", "CLinux"]),
         // Linux headers Glibc does not export (epoll, signalfd).
         .target(name: "CLinux"),
         // Single-threaded epoll reactor: sockets, timers, signals, child pipes.

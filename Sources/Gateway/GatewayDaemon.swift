@@ -42,6 +42,22 @@ public enum GatewayDaemon {
         } catch {
             return fail("configuration: \(error)")
         }
+        // One gateway per profile: before any socket is served or state is touched. Held for the
+        // life of the process (the kernel releases it when we exit, however we exit).
+        let lock: StateLock
+        do {
+            lock = try StateLock.acquire(try ensureDirectory(settings.paths.stateDir) + "/gateway.lock")
+        } catch {
+            switch error {
+            case .held(_, let pid):
+                return fail("another gateway of profile \(settings.paths.profileLabel) is running"
+                    + (pid.map { " (pid \($0))" } ?? "") + " with state directory \(settings.paths.stateDir): stop it "
+                    + "(`openclaw gateway stop`, or end that process), or run this one with another --profile")
+            case .system(let path, let code):
+                return fail("cannot lock \(path): \(String(cString: strerror(code)))")
+            }
+        }
+        defer { withExtendedLifetime(lock) {} }
         let log = GatewayLog(verbose: options.verbose, profile: settings.paths.profileLabel, instance: randomHex(6),
                              environment: environment)
         let descriptors = DescriptorLimit.raiseSoftToHard()
@@ -117,6 +133,12 @@ public enum GatewayDaemon {
         loop.run()
         log.notice("gateway stopped")
         return 0
+    }
+
+    /// The state directory, created 0700 when a gateway is first run by hand; its path.
+    private static func ensureDirectory(_ path: String) throws(StateLock.Failure) -> String {
+        if mkdir(path, 0o700) != 0 && errno != EEXIST { throw .system(path: path, errno: errno) }
+        return path
     }
 
     private static func fail(_ message: String) -> Int32 {

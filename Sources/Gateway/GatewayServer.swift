@@ -45,6 +45,9 @@ final class GatewayServer {
     let hostname: String
     let watchdogUsec: UInt64?
     var lastError: String?
+    /// The outcome of the last SIGHUP, for `openclaw gateway reload`: systemd's reload job ends when
+    /// `kill -HUP` returns, so the CLI waits for `count` to move in `status` and reports `error`.
+    private(set) var lastReload = ReloadRecord()
     private lazy var logReader = LogTail(log: log, profile: settings.paths.profileLabel)
 
     struct Listener {
@@ -534,6 +537,7 @@ final class GatewayServer {
         o["auth"] = ["mode": .string(effectiveAuthMode.rawValue)]
         if let lastError { o["lastError"] = .string(lastError) }
         if let agent = agentStatus?() { o["agent"] = agent }
+        if lastReload.count > 0 { o["reload"] = lastReload.json }
         return .object(o)
     }
 
@@ -568,21 +572,26 @@ final class GatewayServer {
             // A good reload supersedes a failed one: status must not keep reporting it.
             if lastError?.hasPrefix(Self.reloadFailurePrefix) == true { lastError = nil }
             log.notice("configuration reloaded from \(settings.paths.configPath)")
+            lastReload.record(error: nil, atMs: EventLoop.wallClockMs())
         case .failure(let error):
             lastError = Self.reloadFailurePrefix + "\(error)"
+            lastReload.record(error: error.description, atMs: EventLoop.wallClockMs())
             log.error("reload failed, keeping the previous configuration: \(error)")
         }
         ServiceNotifier.ready(status: statusLine)
     }
 
     /// SIGTERM/SIGINT: tell every client, close them, wait (bounded) for the bytes to leave, then stop the loop.
-    /// Socket-activated, systemd keeps the listening socket and starts us again on the next
-    /// connection, so clients are told to come back (1012); run by hand, we are going away (1001).
+    /// A restart is expected (1012, `restartExpectedMs`) only while the listening socket stays:
+    /// socket-activated, systemd then starts us again on the next connection. `gateway stop`, a
+    /// stop of the socket unit and a shutdown queue a stop job on the socket as well, so clients
+    /// are told we are going away (1001), as they are when run by hand. When systemd cannot be
+    /// asked in time, socket activation alone decides.
     func shutdown(signal: Int32) {
         guard !stopping else { return }
         stopping = true
         isReady = false
-        let restartExpected = activation == "socket"
+        let restartExpected = activation == "socket" && (OwnUnit.socketsStayListening() ?? true)
         ServiceNotifier.stopping(status: "stopping: closing \(readyClients) client connection(s)")
         log.notice("shutting down on signal \(signal) (\(readyClients) clients)", fields: [("OPENCLAW_SIGNAL", String(signal))])
         for listener in listeners {

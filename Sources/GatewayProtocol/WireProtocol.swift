@@ -1,3 +1,4 @@
+import CLinux
 import JSONCore
 
 /// Constants of the gateway wire protocol (PROTOCOL.md, upstream version 4).
@@ -174,7 +175,23 @@ public enum Events {
     public static let all = ["connect.challenge", "tick", "presence", "health", "shutdown", "agent", "chat", "chat.inbound"]
 }
 
-/// The product version, reported in hello-ok, `status` and the units' description.
+/// The product version, reported in hello-ok, `status`, `--version` and the units' description,
+/// with the commit and build date: read from the build stamp that packaging writes into the
+/// binary (scripts/stamp-build.sh); a development build says 0.1.0 and "unknown".
 public enum BuildInfo {
-    public static let version = "0.1.0"
+    public static let version = stamp["version"] ?? "0.1.0"
+    public static let commit = stamp["commit"] ?? "unknown"
+    public static let buildDate = stamp["date"] ?? "unknown"
+
+    private static let stamp: [String: String] = parse(String(cString: clinux_build_stamp()))
+
+    /// "version=1.2.3;commit=abc;date=…" → its pairs.
+    static func parse(_ text: String) -> [String: String] {
+        var pairs: [String: String] = [:]
+        for item in text.split(separator: ";") {
+            let kv = item.split(separator: "=", maxSplits: 1)
+            if kv.count == 2 { pairs[String(kv[0])] = String(kv[1]) }
+        }
+        return pairs
+    }
 }

@@ -26,6 +26,8 @@ struct CommandSpec: Sendable {
     let summary: String
     /// Placeholders of the positional arguments, in order (`METHOD`).
     let positionals: [String]
+    /// The values the (single) positional may take, when it is one of a few words (`bash`, `zsh`, `fish`).
+    let choices: [String]
     let options: [OptionSpec]
     let subcommands: [CommandSpec]
     /// False for pure groups such as `message`: they only print their help.
@@ -33,11 +35,12 @@ struct CommandSpec: Sendable {
     /// Extra paragraphs for `--help` (exit codes, environment, examples).
     let notes: String
 
-    init(_ path: [String], _ summary: String, positionals: [String] = [], options: [OptionSpec] = [],
-         subcommands: [CommandSpec] = [], runnable: Bool = true, notes: String = "") {
+    init(_ path: [String], _ summary: String, positionals: [String] = [], choices: [String] = [],
+         options: [OptionSpec] = [], subcommands: [CommandSpec] = [], runnable: Bool = true, notes: String = "") {
         self.path = path
         self.summary = summary
         self.positionals = positionals
+        self.choices = choices
         self.options = options
         self.subcommands = subcommands
         self.runnable = runnable
@@ -53,6 +56,14 @@ struct CommandSpec: Sendable {
     func option(short letter: Character) -> OptionSpec? {
         options.first { $0.short == letter }
     }
+
+    /// Every option name this command accepts, its own and the global ones (`version` at the top).
+    var optionNames: [String] {
+        (options + CommandSpec.globalOptions).map(\.name) + (path.isEmpty ? ["version"] : [])
+    }
+
+    /// This command and every command below it, depth first (the manual's and the completions' order).
+    var allCommands: [CommandSpec] { [self] + subcommands.flatMap(\.allCommands) }
 
     /// Accepted by every command, before or after the command words.
     static let globalOptions: [OptionSpec] = [
@@ -122,7 +133,9 @@ struct ArgumentParser {
                 } else if parsed.positionals.count < parsed.command.positionals.count {
                     parsed.positionals.append(token)
                 } else if !parsed.command.subcommands.isEmpty && parsed.positionals.isEmpty {
-                    fail("Unknown command '\(token)' for '\(parsed.command.displayName)'")
+                    let words = parsed.command.subcommands.compactMap(\.path.last)
+                    fail("Unknown command '\(token)' for '\(parsed.command.displayName)'"
+                        + Suggestion.hint(token, among: words))
                 } else {
                     fail("Unexpected argument '\(token)'")
                 }
@@ -159,7 +172,8 @@ struct ArgumentParser {
                 continue
             }
             guard let spec = parsed.command.option(named: name) else {
-                fail("Unknown option '--\(name)' for '\(parsed.command.displayName)'")
+                fail("Unknown option '--\(name)' for '\(parsed.command.displayName)'"
+                    + Suggestion.hint(name, among: parsed.command.optionNames, prefix: "--"))
                 continue
             }
             if spec.name != "profile" { commandOptionsSeen = true }
@@ -193,6 +207,11 @@ struct ArgumentParser {
         if let firstError { throw firstError }
         if !parsed.command.runnable {
             throw UsageError("'\(parsed.command.displayName)' needs a command", command: parsed.command)
+        }
+        if let value = parsed.positionals.first, !parsed.command.choices.isEmpty,
+           !parsed.command.choices.contains(value) {
+            throw UsageError("'\(value)' is not one of \(parsed.command.choices.joined(separator: ", "))"
+                + Suggestion.hint(value, among: parsed.command.choices), command: parsed.command)
         }
         if parsed.positionals.count < parsed.command.positionals.count {
             let missing = parsed.command.positionals[parsed.positionals.count]

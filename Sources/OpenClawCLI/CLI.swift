@@ -1,4 +1,5 @@
 import Gateway
+import JSONCore
 import OpenClawConfig
 import GatewayProtocol
 
@@ -41,8 +42,22 @@ public enum CLI {
         case .help(let text):
             terminal.line(text)
             return Exit.ok
-        case .version:
-            terminal.line("openclaw \(BuildInfo.version)")
+        case .version(let json):
+            if json {
+                let doc: JSONValue = [
+                    "version": .string(BuildInfo.version), "commit": .string(BuildInfo.commit),
+                    "buildDate": .string(BuildInfo.buildDate),
+                ]
+                terminal.line(doc.prettyPrinted())
+            } else {
+                terminal.line("openclaw \(BuildInfo.version)")
+            }
+            return Exit.ok
+        case .completion(let shell):
+            terminal.write(Completion.script(for: shell) ?? "")
+            return Exit.ok
+        case .manual:
+            terminal.write(Manual.render())
             return Exit.ok
         case .runGateway(let port, let bind, let verbose):
             return GatewayDaemon.run(
@@ -50,6 +65,9 @@ public enum CLI {
                 environment: environment)
         case .install(let request): return try services.install(request)
         case .service(let verb, let system, let json): return try services.run(verb, system: system, json: json)
+        case .uninstall(let system, let purge, let json):
+            return try services.uninstall(system: system, purge: purge, json: json)
+        case .rotateToken(let system): return try services.rotateToken(system: system)
         case .status(let request): return try services.status(request)
         case .doctor(let fix, let system): return try services.doctor(fix: fix, system: system)
         case .health(let target, let json): return try rpc.health(target, json: json)

@@ -29,6 +29,8 @@ struct ClientProber: GatewayProbing {
             result.clients = status["clients"]?.intValue ?? status["clients"]?.arrayValue.map { Int64($0.count) }
             result.activation = status["activation"]?.stringValue
             result.channels = status["channels"]
+            result.reload = ReloadOutcome(
+                count: status["reload"]?["count"]?.intValue ?? 0, error: status["reload"]?["error"]?.stringValue)
         }
         return result
     }

@@ -36,7 +36,8 @@ enum CommandTree {
     static let run = CommandSpec(
         ["gateway"], "Run the gateway in the foreground (what the systemd unit runs).",
         options: runOptions,
-        subcommands: [gatewayRun, install, uninstall, start, stop, restart, status, gatewayDoctor, health, call],
+        subcommands: [gatewayRun, install, uninstall, start, stop, restart, reload, tokenGroup, status, gatewayDoctor, health,
+                      call],
         notes: runNotes
     )
     static let gatewayRun = CommandSpec(
@@ -53,18 +54,47 @@ enum CommandTree {
             .value("user-name", "USER", "With --system: the account the system unit runs as."),
             lifecycleJSON,
         ],
-        notes: serviceNotes + "\n--json prints one document; its schema is in docs/cli-json.md."
+        notes: serviceNotes + "\n" + jsonNote
     )
+    private static let jsonNote = "--json prints one document; its schema is in /usr/share/doc/openclaw/cli-json.md."
     private static let lifecycleJSON = OptionSpec.flag("json", "Print one JSON document (what was done) instead of text.")
-    static let uninstall = lifecycle("uninstall", "Stop, disable and remove the service units, then reload systemd.")
+    static let uninstall = CommandSpec(
+        ["gateway", "uninstall"], "Stop, disable and remove the service units, then reload systemd.",
+        options: [
+            system, lifecycleJSON,
+            .flag("purge", "Also delete the profile's state directory (token, config, send ledger) once stopped."),
+            .flag("yes", "Confirm --purge."),
+        ],
+        notes: "Without --purge the state directory and the token stay, so a later install picks them up.\n"
+            + serviceNotes + "\n" + jsonNote)
+
+    static let tokenGroup = CommandSpec(
+        ["gateway", "token"], "Manage the gateway's shared secret.", subcommands: [tokenRotate], runnable: false)
+    static let tokenRotate = CommandSpec(
+        ["gateway", "token", "rotate"],
+        "Write a new token (0600), restart the gateway with it and check that it answers hello-ok with it.",
+        options: [system],
+        notes: "Clients that use the old token are refused from the restart on; give them the new one from the "
+            + "token file.\n" + serviceNotes)
     static let start = lifecycle("start", "Start the service through systemd and wait until the gateway answers.")
     static let stop = lifecycle("stop", "Stop the service through systemd and wait until it is inactive.")
     static let restart = lifecycle(
         "restart", "Restart the service through systemd and wait until the new instance answers.")
 
+    static let reload = CommandSpec(
+        ["gateway", "reload"],
+        "Reload the configuration through systemd and report whether the gateway applied it.",
+        options: [system],
+        notes: """
+            The gateway re-reads openclaw.json and keeps serving; a broken file is not applied (the gateway keeps
+            the previous configuration) and the error names the file, line and column. Listening address and port
+            changes need a restart.
+            Exit codes: 0 applied, 1 not applied or not known (the message says which and why), 2 usage error.
+            """)
+
     private static func lifecycle(_ verb: String, _ summary: String) -> CommandSpec {
         CommandSpec(["gateway", verb], summary, options: [system, lifecycleJSON],
-                    notes: serviceNotes + "\n--json prints one document; its schema is in docs/cli-json.md.")
+                    notes: serviceNotes + "\n" + jsonNote)
     }
 
     static let status = statusCommand(["gateway", "status"])
@@ -86,7 +116,7 @@ enum CommandTree {
             Exit codes: 0 running and reachable (with --no-probe: active), 1 status could not be determined
             (no systemd manager, broken config), 2 usage error, 3 not installed, 4 installed but not running,
             5 active but the gateway does not answer.
-            --json prints one document; its schema is in docs/status-json.md.
+            --json prints one document; its schema is in /usr/share/doc/openclaw/status-json.md.
             """
         )
     }
@@ -189,19 +219,68 @@ enum CommandTree {
         options: doctorOptions,
         notes: "Exits non-zero while problems remain.")
 
+    static let completion = CommandSpec(
+        ["completion"], "Print the shell completion script for bash, zsh or fish.",
+        positionals: ["SHELL"],
+        choices: ["bash", "zsh", "fish"],
+        notes: """
+            The package installs them where each shell looks; to load one by hand:
+              source <(openclaw completion bash)
+              openclaw completion zsh > ~/.zfunc/_openclaw
+              openclaw completion fish > ~/.config/fish/completions/openclaw.fish
+            """)
+
+    static let manual = CommandSpec(
+        ["manual"], "Print this program's manual page (roff), generated from the same table as --help.",
+        notes: "Read it with: openclaw manual | man -l -")
+
+    /// Variables the CLI and the gateway read; `--help` and the manual page list them from here.
+    static let environment: [(name: String, meaning: String)] = [
+        ("OPENCLAW_GATEWAY_URL", "Gateway URL for the commands that talk to it."),
+        ("OPENCLAW_GATEWAY_TOKEN", "Shared secret (OPENCLAW_GATEWAY_PASSWORD in password mode)."),
+        ("OPENCLAW_GATEWAY_PASSWORD", "Shared secret when gateway.auth.mode is \"password\"."),
+        ("OPENCLAW_GATEWAY_PORT", "Port the gateway binds when not socket-activated (below --port)."),
+        ("OPENCLAW_PROFILE", "Profile when --profile is not given."),
+        ("OPENCLAW_STATE_DIR", "State directory (default: ~/.openclaw or ~/.openclaw-PROFILE)."),
+        ("OPENCLAW_CONFIG_PATH", "Configuration file (default: STATE_DIR/openclaw.json)."),
+        ("NO_COLOR", "No colour in output (neither is there when output is not a terminal)."),
+    ]
+
+    /// The exit codes of every command; which command uses which is in its own --help.
+    static let exitCodes: [(code: Int32, meaning: String)] = [
+        (0, "Success; for status: running and reachable."),
+        (1, "Failure; the error on stderr names the cause and the command to run next."),
+        (2, "Usage error: an unknown command or option, or a bad value."),
+        (3, "status: the gateway is not installed."),
+        (4, "status: installed but not running."),
+        (5, "status: active, but the gateway does not answer."),
+    ]
+
+    static let examples: [(command: String, what: String)] = [
+        ("openclaw gateway install", "Install the user service, start it and print where it answers."),
+        ("openclaw gateway status", "Show the unit and whether the gateway answers."),
+        ("openclaw gateway reload", "Apply an edited openclaw.json without a restart."),
+        ("openclaw logs --follow", "Follow the gateway's log across restarts."),
+        ("openclaw message send --target '#ops' --message 'deployed'", "Send a message through the channel."),
+        ("openclaw --profile work gateway install --port 18790", "A second, isolated gateway."),
+        ("sudo openclaw gateway install --system", "A system service that runs without anyone logged in."),
+    ]
+
     static let root = CommandSpec(
         [], "Run and manage the OpenClaw gateway.",
-        subcommands: [run, topStatus, topHealth, logs, message, agent, sessions, doctor],
+        options: [.flag("json", "With --version: one JSON document with version, commit and build date.")],
+        subcommands: [run, topStatus, topHealth, logs, message, agent, sessions, doctor, completion, manual],
         runnable: false,
-        notes: """
-            Environment:
-              OPENCLAW_GATEWAY_URL    gateway URL for the commands that talk to it
-              OPENCLAW_GATEWAY_TOKEN  shared secret (OPENCLAW_GATEWAY_PASSWORD in password mode)
-              OPENCLAW_PROFILE        profile when --profile is not given
-              OPENCLAW_STATE_DIR      state directory (default: ~/.openclaw or ~/.openclaw-PROFILE)
-              NO_COLOR                no colour in output (neither is there when output is not a terminal)
-
-            Errors are one sentence on stderr; usage errors exit with 2.
-            """
+        notes: "Environment:\n"
+            + environment.map { "  " + $0.name.padded(to: 26) + $0.meaning }.joined(separator: "\n")
+            + "\n\nErrors are one sentence on stderr; usage errors exit with 2. The manual page has every "
+            + "command, exit code and example: man openclaw."
     )
+}
+
+extension String {
+    /// Left-aligned in a column of `width` characters (at least one space follows).
+    func padded(to width: Int) -> String {
+        self + String(repeating: " ", count: max(1, width - count))
+    }
 }

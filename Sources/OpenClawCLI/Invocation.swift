@@ -9,10 +9,14 @@ public struct Invocation: Sendable, Equatable {
 
     public enum Action: Sendable, Equatable {
         case help(String)
-        case version
+        case version(json: Bool)
+        case completion(shell: String)
+        case manual
         case runGateway(port: Int?, bind: String?, verbose: Bool)
         case install(InstallRequest)
         case service(ServiceVerb, system: Bool, json: Bool)
+        case uninstall(system: Bool, purge: Bool, json: Bool)
+        case rotateToken(system: Bool)
         case status(StatusRequest)
         case doctor(fix: Bool, system: Bool)
         case health(RPCTarget, json: Bool)
@@ -24,7 +28,7 @@ public struct Invocation: Sendable, Equatable {
     }
 
     public enum ServiceVerb: String, Sendable, Equatable {
-        case uninstall, start, stop, restart
+        case start, stop, restart, reload
     }
 
     /// Reads a command line. Usage mistakes throw; `--help` and `--version` always succeed.
@@ -32,7 +36,7 @@ public struct Invocation: Sendable, Equatable {
         let parsed = try ArgumentParser(root: CommandTree.root).parse(arguments)
         let profile = parsed.value("profile")
         if parsed.wantsHelp { return Invocation(profile: profile, action: .help(Help.render(parsed.command))) }
-        if parsed.wantsVersion { return Invocation(profile: profile, action: .version) }
+        if parsed.wantsVersion { return Invocation(profile: profile, action: .version(json: parsed.flag("json"))) }
         if let profile, !OpenClawPaths.isValidProfileName(profile) {
             throw UsageError(
                 "Profile name '\(profile)' must be 1-32 characters a-z, 0-9, '-' or '_'", command: parsed.command)
@@ -53,7 +57,17 @@ public struct Invocation: Sendable, Equatable {
             return .install(InstallRequest(
                 force: p.flag("force"), port: try values.port(), token: p.value("token"), system: p.flag("system"),
                 userName: p.value("user-name"), json: p.flag("json")))
-        case ["gateway", "uninstall"], ["gateway", "start"], ["gateway", "stop"], ["gateway", "restart"]:
+        case ["completion"]: return .completion(shell: p.positionals[0])
+        case ["manual"]: return .manual
+        case ["gateway", "uninstall"]:
+            if p.flag("purge") && !p.flag("yes") {
+                throw values.error("--purge deletes the profile's state directory (token, config, send ledger) for "
+                    + "good: add --yes to confirm")
+            }
+            if p.flag("yes") && !p.flag("purge") { throw values.error("--yes only applies with --purge") }
+            return .uninstall(system: p.flag("system"), purge: p.flag("purge"), json: p.flag("json"))
+        case ["gateway", "token", "rotate"]: return .rotateToken(system: p.flag("system"))
+        case ["gateway", "start"], ["gateway", "stop"], ["gateway", "restart"], ["gateway", "reload"]:
             return .service(ServiceVerb(rawValue: p.command.path[1])!, system: p.flag("system"), json: p.flag("json"))
         case ["gateway", "status"], ["status"]:
             if p.flag("no-probe") && p.value("url") != nil { throw values.error("--url and --no-probe contradict") }

@@ -70,18 +70,11 @@ struct ServiceCommands {
         let unit = service.target.serviceUnit
         do {
             switch verb {
-            case .uninstall where json:
-                terminal.line(document(verb.rawValue, service, try service.uninstall().json).prettyPrinted())
             case .start where json, .restart where json:
                 let result = verb == .start ? try service.start() : try service.restart()
                 terminal.line(document(verb.rawValue, service, result.json).prettyPrinted())
             case .stop where json:
                 terminal.line(document(verb.rawValue, service, try service.stop().json).prettyPrinted())
-            case .uninstall:
-                let result = try service.uninstall()
-                terminal.line("Uninstalled \(unit); removed:")
-                for file in result.removedFiles { terminal.line("  \(file)") }
-                terminal.line("State and token kept in \(result.keptStateDir).")
             case .start, .restart:
                 let result = verb == .start ? try service.start() : try service.restart()
                 let url = result.probe.map { " and answers at \($0.url)" } ?? ""
@@ -89,11 +82,59 @@ struct ServiceCommands {
             case .stop:
                 _ = try service.stop()
                 terminal.line("Stopped \(unit) and \(service.target.socketUnit).")
+            case .reload:
+                return reloaded(try service.reload(), unit: unit)
             }
         } catch {
             throw CommandFailure(error.description)
         }
         return CLI.Exit.ok
+    }
+
+    func uninstall(system: Bool, purge: Bool, json: Bool) throws(CommandFailure) -> Int32 {
+        let service = try service(system: system)
+        let result: UninstallResult
+        do { result = try service.uninstall(purge: purge) } catch { throw CommandFailure(error.description) }
+        if json {
+            terminal.line(document("uninstall", service, result.json).prettyPrinted())
+            return CLI.Exit.ok
+        }
+        terminal.line("Uninstalled \(service.target.serviceUnit); removed:")
+        for file in result.removedFiles { terminal.line("  \(file)") }
+        if let kept = result.keptStateDir {
+            terminal.line("State and token kept in \(kept) (`openclaw gateway uninstall --purge --yes` deletes them).")
+        }
+        return CLI.Exit.ok
+    }
+
+    func rotateToken(system: Bool) throws(CommandFailure) -> Int32 {
+        let service = try service(system: system)
+        let rotation: TokenRotation
+        do { rotation = try service.rotateToken() } catch { throw CommandFailure(error.description) }
+        terminal.line("New token written to \(rotation.tokenFile); \(service.target.serviceUnit) restarted and "
+            + "answers at \(rotation.url) with it. Clients using the old token must be given the new one.")
+        if rotation.configStillHasSecret {
+            terminal.line(terminal.paint("\(service.target.paths.configPath) also sets gateway.auth.token: the gateway "
+                + "now uses the token file; remove that key (or set it to the new token) so that clients reading the "
+                + "config agree.", .yellow))
+        }
+        return CLI.Exit.ok
+    }
+
+    private func reloaded(_ result: ReloadResult, unit: String) -> Int32 {
+        switch result.outcome {
+        case .applied:
+            terminal.line("Reloaded \(unit): the gateway at \(result.url) applied the new configuration.")
+            return CLI.Exit.ok
+        case .rejected(let error):
+            terminal.error("\(unit) kept its previous configuration: \(error); fix the file, then run "
+                + "`openclaw gateway reload` again")
+            return CLI.Exit.failure
+        case .unknown(let why):
+            terminal.error("systemd reloaded \(unit), but whether the gateway applied the configuration is unknown: "
+                + "\(why); see `openclaw gateway status`")
+            return CLI.Exit.failure
+        }
     }
 
     func status(_ request: StatusRequest) throws(CommandFailure) -> Int32 {

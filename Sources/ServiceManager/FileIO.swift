@@ -1,3 +1,4 @@
+import CLinux
 import Glibc
 
 /// The few file operations install/uninstall/doctor need, over Glibc (no
@@ -81,5 +82,14 @@ enum FileIO {
 
     static func chmod(_ path: String, _ mode: mode_t) throws(ServiceError) {
         if Glibc.chmod(path, mode) != 0 { throw .file(path, errno) }
+    }
+
+    /// Removes a directory tree without following symlinks (`rm -rf`); false when it did not exist.
+    static func removeTree(_ path: String) throws(ServiceError) -> Bool {
+        guard path.hasPrefix("/"), path.split(separator: "/").count >= 2 else { throw .file(path, EINVAL) }
+        if !exists(path) { return false }
+        let result = clinux_remove_tree(path)
+        if result != 0 { throw .file(path, result) }
+        return true
     }
 }

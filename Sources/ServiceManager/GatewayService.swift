@@ -52,7 +52,7 @@ public final class GatewayService {
         }
     }
 
-    enum JobVerb { case start, stop, restart }
+    enum JobVerb { case start, stop, restart, reload }
 
     /// Runs one job and insists on "done".
     func job(_ verb: JobVerb, _ unit: String, timeoutMs: Int) throws(ServiceError) {
@@ -61,6 +61,7 @@ public final class GatewayService {
             case .start: try m.startUnit(unit, timeoutMs: timeoutMs)
             case .stop: try m.stopUnit(unit, timeoutMs: timeoutMs)
             case .restart: try m.restartUnit(unit, timeoutMs: timeoutMs)
+            case .reload: try m.reloadUnit(unit, timeoutMs: timeoutMs)
             }
         }
         if result != "done" { throw .jobFailed(unit: unit, result: result) }
@@ -100,12 +101,14 @@ public final class GatewayService {
 
     /// Restarts through systemd only (PITFALLS: no second supervisor) and
     /// returns once the new instance answers hello-ok.
-    public func restart(timeoutMs: Int = 30_000) throws(ServiceError) -> LifecycleResult {
+    /// `verify: false` leaves the hello-ok check to a caller that knows the new secret.
+    public func restart(timeoutMs: Int = 30_000, verify: Bool = true) throws(ServiceError) -> LifecycleResult {
         try requireInstalled()
         _ = try? withManager { (m) throws(SystemdError) in try m.resetFailedUnit(target.serviceUnit) }
         try job(.start, target.socketUnit, timeoutMs: timeoutMs)
         try job(.restart, target.serviceUnit, timeoutMs: timeoutMs)
-        return LifecycleResult(units: [target.serviceUnit], probe: try waitUntilAnswering(timeoutMs: timeoutMs))
+        return LifecycleResult(units: [target.serviceUnit],
+                               probe: verify ? try waitUntilAnswering(timeoutMs: timeoutMs) : nil)
     }
 
     func requireInstalled() throws(ServiceError) {

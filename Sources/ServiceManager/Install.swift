@@ -49,8 +49,8 @@ public struct InstallResult: Sendable {
 
 public struct UninstallResult: Sendable {
     public var removedFiles: [String]
-    /// Kept on purpose: state and token survive an uninstall.
-    public var keptStateDir: String
+    /// Kept on purpose: state and token survive an uninstall; nil after `--purge`.
+    public var keptStateDir: String?
 }
 
 extension GatewayService {
@@ -65,6 +65,21 @@ extension GatewayService {
     /// start the socket, wait for hello-ok. A no-op when already installed as
     /// configured, unless `force`.
     public func install(_ options: InstallOptions = InstallOptions()) throws(ServiceError) -> InstallResult {
+        // Concurrent installs of one profile run one after the other, so each one's report
+        // (token generated or existing, installed or already installed) is what it did.
+        let owner = (uid: uid_t(target.uid), gid: gid_t(target.gid))
+        try FileIO.makeDirectories(target.paths.stateDir, mode: 0o700, owner: owner)
+        let lock: StateLock
+        do {
+            lock = try StateLock.acquire(target.paths.stateDir + "/install.lock", waitMs: 2 * options.readyTimeoutMs,
+                                         owner: geteuid() == 0 ? owner : nil)
+        } catch {
+            throw .locked(error)
+        }
+        return try withExtendedLifetime(lock) { () throws(ServiceError) in try installLocked(options) }
+    }
+
+    private func installLocked(_ options: InstallOptions) throws(ServiceError) -> InstallResult {
         let units = try renderedUnits(port: options.port, bind: options.bind)
         // Reach the manager before touching anything: no half-installs without systemd.
         let before = try withManager { (m) throws(SystemdError) in try m.unit(target.socketUnit) }
@@ -208,8 +223,9 @@ extension GatewayService {
     }
 
     /// `openclaw gateway uninstall` (S11): stop, disable, remove the unit
-    /// files, Reload. The state dir and token stay.
-    public func uninstall(timeoutMs: Int = 30_000) throws(ServiceError) -> UninstallResult {
+    /// files, Reload. The state dir and token stay unless `purge`, which removes
+    /// them only after the gateway has stopped.
+    public func uninstall(purge: Bool = false, timeoutMs: Int = 30_000) throws(ServiceError) -> UninstallResult {
         let loaded = try withManager { (m) throws(SystemdError) in
             (try m.unit(target.socketUnit), try m.unit(target.serviceUnit))
         }
@@ -225,6 +241,16 @@ extension GatewayService {
             try m.reload()
             try? m.resetFailedUnit(target.serviceUnit)
             try? m.resetFailedUnit(target.socketUnit)
+        }
+        if purge {
+            // A gateway run by hand on this profile still holds gateway.lock: its state is in use.
+            do {
+                _ = try StateLock.acquire(target.paths.stateDir + "/gateway.lock")
+            } catch {
+                if case .held = error { throw .locked(error) }
+            }
+            if try FileIO.removeTree(target.paths.stateDir) { removed.append(target.paths.stateDir) }
+            return UninstallResult(removedFiles: removed, keptStateDir: nil)
         }
         return UninstallResult(removedFiles: removed, keptStateDir: target.paths.stateDir)
     }

@@ -31,7 +31,8 @@ extension LingerOutcome {
 
 extension UninstallResult {
     public var json: JSONValue {
-        ["removedFiles": .array(removedFiles.map(JSONValue.string)), "keptStateDir": .string(keptStateDir)]
+        ["removedFiles": .array(removedFiles.map(JSONValue.string)),
+         "keptStateDir": keptStateDir.map(JSONValue.string) ?? .null, "purged": .bool(keptStateDir == nil)]
     }
 }
 

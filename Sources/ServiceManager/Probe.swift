@@ -16,10 +16,25 @@ public struct ProbeResult: Sendable, Equatable {
     public var activation: String?
     /// The `channels` map of the `status` result (link/auth age per channel).
     public var channels: JSONValue?
+    /// The `reload` object of `status`: how many reloads the gateway handled and how the last ended.
+    public var reload: ReloadOutcome?
 
     public init(url: String, ok: Bool, error: String? = nil) {
         self.url = url
         self.ok = ok
+        self.error = error
+    }
+}
+
+/// The gateway's own account of its last configuration reload (`status.reload`).
+public struct ReloadOutcome: Sendable, Equatable {
+    /// Reloads handled since the gateway started.
+    public var count: Int64
+    /// The config error (file, line, column), nil when the new configuration applied.
+    public var error: String?
+
+    public init(count: Int64, error: String?) {
+        self.count = count
         self.error = error
     }
 }

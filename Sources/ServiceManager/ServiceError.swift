@@ -18,6 +18,10 @@ public enum ServiceError: Error, Sendable, CustomStringConvertible {
     /// The unit started but the gateway did not answer hello-ok in time.
     case notReady(url: String, error: String)
     case notInstalled(unit: String)
+    /// A lock in the state directory is held by another process (or cannot be taken).
+    case locked(StateLock.Failure)
+    /// The service is installed but not running (reload needs a running gateway).
+    case notRunning(unit: String)
 
     public var description: String {
         switch self {
@@ -32,6 +36,13 @@ public enum ServiceError: Error, Sendable, CustomStringConvertible {
         case .notReady(let url, let error):
             return "the gateway did not answer at \(url) in time (\(error)); see `openclaw gateway status`"
         case .notInstalled(let unit): return "\(unit) is not installed; run `openclaw gateway install`"
+        case .locked(.held(let path, let pid)):
+            return "another `openclaw gateway install` of this profile" + (pid.map { " (pid \($0))" } ?? "")
+                + " is still running and holds \(path); wait for it, then check with `openclaw gateway status`"
+        case .locked(.system(let path, let code)): return "\(path): \(String(cString: strerror(code)))"
+        case .notRunning(let unit):
+            return "\(unit) is not running, so there is nothing to reload; `openclaw gateway start` starts it "
+                + "with the current configuration"
         }
     }
 }

@@ -169,6 +169,11 @@ extension GatewayService {
             warnings.append("the socket listens on \(listen) but the config says port \(settings.port): "
                 + "run `openclaw gateway install --force`")
         }
+        if let running = rpc?.version, running != BuildInfo.version {
+            // After a package upgrade a user gateway keeps the previous binary until restarted.
+            warnings.append("the gateway runs version \(running) but this openclaw is \(BuildInfo.version): "
+                + "run `openclaw gateway restart`\(target.kind == .system ? " --system" : "") to run the installed one")
+        }
         var gateways: [FoundGateway]?
         if options.deep {
             let found = scanForGateways(port: settings.port)

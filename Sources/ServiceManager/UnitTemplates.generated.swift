@@ -149,7 +149,9 @@ PrivateTmp=yes
 PrivateDevices=yes
 DevicePolicy=closed
 PrivateUsers=yes
-PrivateIPC=yes
+# No PrivateIPC=: together with PrivateUsers= under a user manager every control
+# process (ExecReload=) fails 226/NAMESPACE mounting /dev/mqueue, so reload would
+# never work. RemoveIPC= still drops the IPC objects the gateway leaves behind.
 ProtectHostname=yes
 ProtectClock=yes
 ProtectKernelTunables=yes

@@ -56,6 +56,12 @@ public final class SystemdManager {
         try runJob("RestartUnit", name, timeoutMs: timeoutMs)
     }
 
+    /// Runs the unit's `ExecReload=`; "done" means the command succeeded, not that the
+    /// daemon has applied anything (ask the daemon for that).
+    public func reloadUnit(_ name: String, timeoutMs: Int) throws(SystemdError) -> String {
+        try runJob("ReloadUnit", name, timeoutMs: timeoutMs)
+    }
+
     /// Clears a unit's failed state and restart counter, so a start after a
     /// crash loop is not refused by the start rate limit.
     public func resetFailedUnit(_ name: String) throws(SystemdError) {

@@ -61,7 +61,8 @@ private func usageError(_ line: String) -> UsageError? {
     }
 
     @Test func version() throws {
-        #expect(try parse("--version").action == .version)
+        #expect(try parse("--version").action == .version(json: false))
+        #expect(try parse("--version --json").action == .version(json: true))
     }
 
     @Test func versionOnlyAtTheTop() {
@@ -160,10 +161,19 @@ private func usageError(_ line: String) -> UsageError? {
     }
 
     @Test func verbs() throws {
-        #expect(try parse("gateway uninstall").action == .service(.uninstall, system: false, json: false))
+        #expect(try parse("gateway uninstall").action == .uninstall(system: false, purge: false, json: false))
+        #expect(try parse("gateway uninstall --purge --yes --json").action
+            == .uninstall(system: false, purge: true, json: true))
+        #expect(try parse("gateway reload --system").action == .service(.reload, system: true, json: false))
+        #expect(try parse("gateway token rotate").action == .rotateToken(system: false))
         #expect(try parse("gateway start").action == .service(.start, system: false, json: false))
         #expect(try parse("gateway stop --system").action == .service(.stop, system: true, json: false))
         #expect(try parse("gateway restart").action == .service(.restart, system: false, json: false))
+    }
+
+    @Test func purgeNeedsYes() {
+        #expect(usageError("gateway uninstall --purge")?.message.contains("add --yes to confirm") == true)
+        #expect(usageError("gateway uninstall --yes")?.message == "--yes only applies with --purge")
     }
 
     @Test func status() throws {

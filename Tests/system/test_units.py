@@ -66,5 +66,6 @@ def test_system_service_security_exposure(box):
 
 
 def test_user_service_security_exposure(box):
-    score, label, _ = exposure(box, "openclaw-gateway.service", user=USER)
+    score, label, out = exposure(box, "openclaw-gateway.service", user=USER)
     figure("systemd-analyze --user security (user service)", f"{score} {label}")
+    assert score <= 2.0, out

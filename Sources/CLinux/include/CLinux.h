@@ -27,3 +27,10 @@ int clinux_pidfd_open(pid_t pid);
 
 /// pipe2(fds, O_CLOEXEC): pipe2 needs _GNU_SOURCE, which Swift's Glibc module does not set.
 int clinux_pipe_cloexec(int fds[2]);
+
+/// The build stamp: "version=…;commit=…;date=…", rewritten in the linked binary by
+/// scripts/stamp-build.sh (the .deb's version, commit and build date) without recompiling.
+const char *clinux_build_stamp(void);
+
+/// rm -rf PATH without following symlinks (nftw, which needs _XOPEN_SOURCE): 0, or an errno.
+int clinux_remove_tree(const char *path);

@@ -1,0 +1,65 @@
+import CSystemd
+import Glibc
+
+/// The service unit this process runs in, asked about over D-Bus by the daemon itself.
+///
+/// A socket-activated gateway that gets SIGTERM cannot tell from the signal whether it is
+/// being restarted or stopped for good. What decides it for a client is whether the
+/// listening socket stays: `openclaw gateway stop`, `systemctl stop` of the socket and a
+/// system shutdown queue a stop job on the socket unit too, while `restart` (and a stop of
+/// the service alone, which the next connection undoes) leave the socket listening.
+public enum OwnUnit {
+    /// Whether every socket unit that activates this process's service stays listening
+    /// (active, no stop job queued); nil when that cannot be asked: not in a service,
+    /// no bus, or an answer outside `timeoutUsec`.
+    public static func socketsStayListening(timeoutUsec: UInt64 = 1_000_000) -> Bool? {
+        guard let (unit, user) = current() else { return nil }
+        guard let bus = try? (user ? Bus.user() : Bus.system()) else { return nil }
+        do {
+            let sockets = try unitProperty(bus, unit, "TriggeredBy", timeoutUsec)?.strings ?? []
+            if sockets.isEmpty { return nil }
+            for socket in sockets where socket.hasSuffix(".socket") {
+                let state = try unitProperty(bus, socket, "ActiveState", timeoutUsec)?.string
+                guard state == "active" else { return false }
+                // Job (uo): (0, "/") when no job is queued.
+                guard let job = try unitProperty(bus, socket, "Job", timeoutUsec)?.tuple, job.count == 2,
+                      let path = job[1].string else { return nil }
+                if path == "/" { continue }
+                let type = try bus.call(
+                    destination: SystemdManager.destination, path: path, interface: propertiesInterface,
+                    member: "Get", [.string("org.freedesktop.systemd1.Job"), .string("JobType")],
+                    timeoutUsec: timeoutUsec
+                ).first?.string
+                if type == "stop" { return false }
+            }
+            return true
+        } catch {
+            return nil
+        }
+    }
+
+    /// The unit from the process's cgroup: a user manager's unit when there is one, else the system's.
+    static func current() -> (name: String, user: Bool)? {
+        var name: UnsafeMutablePointer<CChar>?
+        if sd_pid_get_user_unit(0, &name) >= 0, let name {
+            defer { free(name) }
+            return (String(cString: name), true)
+        }
+        if sd_pid_get_unit(0, &name) >= 0, let name {
+            defer { free(name) }
+            return (String(cString: name), false)
+        }
+        return nil
+    }
+
+    private static let propertiesInterface = "org.freedesktop.DBus.Properties"
+
+    private static func unitProperty(_ bus: Bus, _ unit: String, _ name: String, _ timeoutUsec: UInt64)
+        throws(SystemdError) -> BusValue?
+    {
+        let path = try Bus.encodePath(prefix: SystemdManager.unitPrefix, id: unit)
+        return try bus.call(destination: SystemdManager.destination, path: path, interface: propertiesInterface,
+                            member: "Get", [.string("org.freedesktop.systemd1.Unit"), .string(name)],
+                            timeoutUsec: timeoutUsec).first
+    }
+}

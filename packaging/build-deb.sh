@@ -85,7 +85,7 @@ chmod 0644 "$root"/usr/lib/systemd/*/*
 # Docs: README, the documents --help and the manual point at, copyright,
 # changelog, man page (compressed as policy asks).
 install -m 0644 "$repo/README.md" "$doc/README.md"
-for d in PROTOCOL.md PROTOCOL-NOTES.md status-json.md cli-json.md; do install -m 0644 "$repo/docs/$d" "$doc/$d"; done
+for d in PROTOCOL.md PROTOCOL-NOTES.md security.md metrics.md status-json.md cli-json.md; do install -m 0644 "$repo/docs/$d" "$doc/$d"; done
 install -m 0644 "$here/debian/copyright" "$doc/copyright"
 date=$(date -R -d "@$epoch")
 printf '%s (%s) unstable; urgency=medium\n\n  * Built from the openclaw-gateway repository.\n\n -- %s  %s\n' \

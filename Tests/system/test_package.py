@@ -68,7 +68,7 @@ def test_completions_and_documents_are_installed(box):
     assert {"reload", "restart"} <= set(words), words
     # Every document --help or the manual names is in the package.
     texts = box.run("openclaw manual; for c in 'gateway status' 'gateway' 'logs' ''; do openclaw $c --help; done")
-    named = set(re.findall(r"/usr/share/doc/openclaw/[\w.-]+", texts.stdout.replace("\\-", "-")))
+    named = set(re.findall(r"/usr/share/doc/openclaw/[\w-]+\.md", texts.stdout.replace("\\-", "-")))
     assert named, "no document named"
     for path in named:
         box.run(f"test -s {path}")

@@ -127,3 +127,18 @@ def unit_props(box: Container, unit: str, *props: str, user: str | None = USER) 
     scope = "--user " if user else ""
     out = box.run(f"systemctl {scope}show {unit} " + " ".join(f"-p {p}" for p in props), user=user).stdout
     return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+def as_user(box: Container, cmd: str, check: bool = True):
+    """`box.run` as alice, with her user manager's environment."""
+    return box.run(cmd, user=USER, check=check)
+
+
+@pytest.fixture
+def user_gateway(box):
+    """alice's packaged user units running (start limit reset); stopped afterwards, her config removed."""
+    units = "openclaw-gateway.socket openclaw-gateway.service"
+    as_user(box, f"systemctl --user reset-failed {units}", check=False)
+    as_user(box, f"systemctl --user start {units}")
+    yield
+    as_user(box, f"rm -f /home/{USER}/.openclaw/openclaw.json; systemctl --user stop {units}", check=False)

@@ -15,14 +15,10 @@ import time
 
 import pytest
 
-from conftest import REPO, SYSTEM_TOKEN, USER, gwclient, gwclient_background, unit_props, wait_for
+from conftest import REPO, SYSTEM_TOKEN, USER, as_user as user, gwclient, gwclient_background, unit_props, wait_for
 
 SERVICE, SOCKET = "openclaw-gateway.service", "openclaw-gateway.socket"
 PROFILE, PROFILE_PORT = "pkg", 18796
-
-
-def user(box, cmd, check=True):
-    return box.run(cmd, user=USER, check=check)
 
 
 def nothing_running(box):

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from conftest import SYSTEM_TOKEN, USER, gwclient, gwclient_background, unit_props, wait_for
+from conftest import SYSTEM_TOKEN, USER, as_user as user, gwclient, gwclient_background, unit_props, wait_for
 
 SERVICE, SOCKET = "openclaw-gateway.service", "openclaw-gateway.socket"
 USER_CONFIG = f"/home/{USER}/.openclaw/openclaw.json"
@@ -15,19 +15,6 @@ SYSTEM_CONFIG = "/var/lib/openclaw/openclaw.json"
 # `openclaw gateway reload --system` for the packaged system unit, whose state is /var/lib/openclaw.
 SYSTEM_CLI = "OPENCLAW_STATE_DIR=/var/lib/openclaw openclaw gateway reload --system"
 BROKEN = '{"gateway": {"tickIntervalMs": 30000,,}}'
-
-
-def user(box, cmd, check=True):
-    return box.run(cmd, user=USER, check=check)
-
-
-@pytest.fixture
-def user_gateway(box):
-    """alice's packaged user units running; the config file removed afterwards."""
-    user(box, f"systemctl --user reset-failed {SERVICE} {SOCKET}", check=False)
-    user(box, f"systemctl --user start {SOCKET} {SERVICE}")
-    yield
-    user(box, f"rm -f {USER_CONFIG}; systemctl --user stop {SERVICE} {SOCKET}", check=False)
 
 
 @pytest.fixture

@@ -3,23 +3,9 @@ token rotation."""
 
 from __future__ import annotations
 
-import pytest
+from conftest import USER, USER_TOKEN, as_user as user, gwclient, unit_props, wait_for
 
-from conftest import USER, USER_TOKEN, gwclient, unit_props, wait_for
-
-SERVICE, SOCKET = "openclaw-gateway.service", "openclaw-gateway.socket"
-
-
-def user(box, cmd, check=True):
-    return box.run(cmd, user=USER, check=check)
-
-
-@pytest.fixture
-def user_gateway(box):
-    user(box, f"systemctl --user reset-failed {SERVICE} {SOCKET}", check=False)
-    user(box, f"systemctl --user start {SOCKET} {SERVICE}")
-    yield
-    user(box, f"systemctl --user stop {SERVICE} {SOCKET}", check=False)
+SERVICE = "openclaw-gateway.service"
 
 
 def test_a_gateway_by_hand_beside_the_systemd_one_is_refused(box, user_gateway):

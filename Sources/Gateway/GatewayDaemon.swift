@@ -44,11 +44,17 @@ public enum GatewayDaemon {
         }
         // One gateway per profile: before any socket is served or state is touched. Held for the
         // life of the process (the kernel releases it when we exit, however we exit).
-        let lock: StateLock
+        var lock: StateLock?
+        var lockWarning: String?
         do {
             lock = try StateLock.acquire(try ensureDirectory(settings.paths.stateDir) + "/gateway.lock")
         } catch {
             switch error {
+            case .system(let path, let code) where code == EROFS || code == EACCES:
+                // A state dir that cannot be written starts degraded (the ledger refuses sends until it
+                // recovers); a second gateway could not write to it either.
+                lockWarning = "cannot create \(path) (\(String(cString: strerror(code)))): a second gateway of this "
+                    + "profile would not be refused"
             case .held(_, let pid):
                 return fail("another gateway of profile \(settings.paths.profileLabel) is running"
                     + (pid.map { " (pid \($0))" } ?? "") + " with state directory \(settings.paths.stateDir): stop it "
@@ -60,6 +66,7 @@ public enum GatewayDaemon {
         defer { withExtendedLifetime(lock) {} }
         let log = GatewayLog(verbose: options.verbose, profile: settings.paths.profileLabel, instance: randomHex(6),
                              environment: environment)
+        if let lockWarning { log.warning(lockWarning) }
         let descriptors = DescriptorLimit.raiseSoftToHard()
         if descriptors.soft < 4096 {
             log.warning("only \(descriptors.soft) file descriptors allowed (hard limit \(descriptors.hard)): clients beyond that wait; raise LimitNOFILE= in the unit or `ulimit -Hn`")

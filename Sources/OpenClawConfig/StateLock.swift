@@ -30,7 +30,14 @@ public final class StateLock {
     public static func acquire(_ path: String, waitMs: Int = 0, owner: (uid: uid_t, gid: gid_t)? = nil)
         throws(Failure) -> StateLock
     {
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        var fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        // flock needs no write access: an existing file on a read-only file system still locks
+        // (the holder's pid is then not written).
+        let createError = errno
+        if fd < 0 && (createError == EROFS || createError == EACCES) {
+            fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+            if fd < 0 && errno == ENOENT { throw .system(path: path, errno: createError) }
+        }
         if fd < 0 { throw .system(path: path, errno: errno) }
         if let owner { _ = fchown(fd, owner.uid, owner.gid) }
         var waited = 0

@@ -197,3 +197,21 @@ def test_cli_agent_session_and_sessions_commands(make_gateway, tmp_path):
     text = cli("sessions", "history", "work")
     assert "user: one" in text and "assistant: echo:one" in text
     assert "work" in cli("sessions", "list")
+
+
+def test_allow_from_changes_on_reload_without_relinking(make_gateway, ircd, observers, tmp_path):  # noqa: F811
+    import signal
+    gw = session_gateway(make_gateway, ircd, tmp_path, allow=("alice",))
+    mallory = observers(ircd.port, nick="mallory")
+    path = os.path.join(gw.state, "openclaw.json")
+    cfg = json.load(open(path))
+    cfg["channels"]["irc"]["allowFrom"] = ["alice", "Mallory"]
+    json.dump(cfg, open(path, "w"))
+    gw.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 5
+    while "allowFrom changed" not in gw.log_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "channel irc: allowFrom changed" in gw.log_text()
+    assert "relinking" not in gw.log_text()
+    mallory.send("PRIVMSG clawbot :now me")
+    mallory.wait_for(lambda o: any(m[2].startswith("echo:now me") for m in o.messages))

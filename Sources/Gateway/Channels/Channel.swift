@@ -22,6 +22,8 @@ protocol MessageChannel: AnyObject {
     /// Why `to` cannot be sent to on this channel, or nil when it can. Asked before
     /// anything is recorded, so a hostile target never reaches the ledger.
     func targetProblem(_ to: String) -> String?
+    /// Takes the admission part (`allowFrom`) of a reloaded spec whose link settings are unchanged.
+    func admit(_ spec: ChannelSpec)
     /// Delivers `message`. `willWrite` runs once, synchronously, right before the
     /// first byte of it can leave the process (the ledger records the hand-off
     /// there); when it returns false nothing is sent and the send fails as

@@ -29,6 +29,15 @@ enum ChannelSpec: Equatable {
         return (specs, unsupported)
     }
 
+    /// Equal but for who may start agent turns (`allowFrom`), which a running channel takes without relinking.
+    func sameLink(as other: ChannelSpec) -> Bool {
+        switch (self, other) {
+        case (.irc(var a), .irc(let b)):
+            a.allowFrom = b.allowFrom
+            return a == b
+        }
+    }
+
     func makeChannel(loop: EventLoop, log: GatewayLog) -> MessageChannel {
         switch self {
         case .irc(let config): IRCChannel(loop: loop, log: log, config: config)
@@ -124,13 +133,22 @@ final class ChannelRegistry {
         for spec in specs {
             if let i = old.firstIndex(where: { $0.spec == spec }) {
                 next.append(old.remove(at: i))
+            } else if let i = old.firstIndex(where: { $0.spec.sameLink(as: spec) }) {
+                // Only who may start agent turns changed: applied in place, the link stays up.
+                let kept = old.remove(at: i)
+                kept.channel.admit(spec)
+                next.append(Entry(spec: spec, channel: kept.channel))
+                server.log.notice("channel \(spec.id): allowFrom changed", fields: [("OPENCLAW_CHANNEL", spec.id)])
             } else {
                 let entry = makeEntry(spec)
                 next.append(entry)
                 added.append(entry)
             }
         }
-        guard !old.isEmpty || !added.isEmpty else { return }
+        guard !old.isEmpty || !added.isEmpty else {
+            entries = next
+            return
+        }
         entries = next
         revision &+= 1
         let running = started && !stopped

@@ -19,7 +19,7 @@ final class IRCChannel: MessageChannel {
 
     private unowned let loop: EventLoop
     private let log: GatewayLog
-    private let config: IRCConfig
+    private var config: IRCConfig
 
     private var running = false
     private var connectingFD: Int32?
@@ -77,6 +77,11 @@ final class IRCChannel: MessageChannel {
     }
 
     private var logFields: [(String, String)] { [("OPENCLAW_CHANNEL", id)] }
+
+    func admit(_ spec: ChannelSpec) {
+        guard case .irc(let new) = spec else { return }
+        config.allowFrom = new.allowFrom
+    }
 
     // MARK: link lifecycle
 

@@ -229,3 +229,41 @@ def test_torn_last_line_after_a_crash(store, ircd, gateways):
         assert observer.texts().count("before the crash") == 1
     finally:
         observer.close()
+
+
+def test_a_full_disk_fails_session_turns_as_unavailable_with_the_cause(store, gateways, tmp_path):
+    """The session transcript writer on a full state dir: the turn's caller gets UNAVAILABLE naming
+    ENOSPC, storage.sessions shows it, and the next turn once there is room is recorded whole."""
+    tmp, mount = store
+    backend = tmp_path / "echo.sh"
+    backend.write_text("#!/bin/sh\nprintf 'reply:%s' \"$(cat)\"\n")
+    backend.chmod(0o755)
+    env = {"OPENCLAW_STATE_DIR": mount, "OPENCLAW_CONFIG_PATH": os.path.join(tmp, "state", "openclaw.json")}
+    gw = Gateway(tmp, config={"agent": {"command": [str(backend)], "runner": "fork"}}, extra_env=env)
+    gateways.append(gw)
+    ws, _ = handshake(gw.url)
+    try:
+        def turn(message, key):
+            assert call(ws, "agent", {"message": message, "sessionKey": "s", "idempotencyKey": key}, id_=key)["ok"]
+            while True:
+                frame = json.loads(ws.recv(timeout=10))
+                if frame.get("type") == "res" and frame["id"] == key:
+                    return frame
+
+        final = turn("before", "t1")
+        assert final["ok"], final
+        filler = fill(mount)
+        final = turn("x" * 20000, "t2")
+        assert not final["ok"] and final["error"]["code"] == "UNAVAILABLE", final
+        assert "No space left on device" in final["error"]["message"], final
+        assert final["error"]["details"]["transcriptError"]["errno"] == 28
+        sessions = call(ws, "health", id_="h")["payload"]["storage"]["sessions"]
+        assert sessions["ok"] is False and "No space left on device" in sessions["error"], sessions
+        os.unlink(filler)
+        final = turn("after", "t3")
+        assert final["ok"], final
+        history = call(ws, "chat.history", {"sessionKey": "s"}, id_="h2")["payload"]["messages"]
+        assert [m["text"] for m in history] == ["before", "reply:before", "after", "reply:after"], history
+        assert call(ws, "health", id_="h3")["payload"]["storage"]["sessions"]["ok"] is True
+    finally:
+        ws.close()

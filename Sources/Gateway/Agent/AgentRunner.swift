@@ -368,8 +368,9 @@ final class AgentRunner {
     /// A timed-out run answers `agent` with AGENT_TIMEOUT (details: the final snapshot); others with the snapshot.
     private func answer(_ call: MethodCall, run: Run, final: JSONValue) {
         call.onCancel(nil)
-        if let problem = final["transcriptError"], let message = problem["message"]?.stringValue {
-            // The turn ran but is not on disk: the session would forget it, so the caller must know.
+        if let problem = final["transcriptError"] ?? (final["error"]?["code"]?.stringValue == ErrorCode.unavailable.rawValue ? final["error"] : nil),
+           let message = problem["message"]?.stringValue {
+            // The session could not record the turn (its transcript was not writable): the caller must know.
             call.fail(RPCError(.unavailable, message, details: final, retryable: false))
         } else if run.timedOut {
             call.fail(RPCError(.agentTimeout, "the agent run \(run.runId) timed out after \(run.timeoutMs / 1000) s",

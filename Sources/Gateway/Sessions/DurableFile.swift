@@ -35,12 +35,19 @@ enum DurableFile {
         }
     }
 
-    /// Appends `bytes` and makes them durable before returning.
+    /// Appends `bytes` and makes them durable before returning. A write that
+    /// fails part-way (ENOSPC) is cut off again, so the next append starts on a line of its own.
     static func append(_ path: String, _ bytes: [UInt8]) throws(SystemCallError) {
         let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw SystemCallError("open \(path)") }
         defer { close(fd) }
-        try writeAll(fd, bytes, path: path)
+        let before = lseek(fd, 0, SEEK_END)
+        do throws(SystemCallError) {
+            try writeAll(fd, bytes, path: path)
+        } catch {
+            if before >= 0 { _ = ftruncate(fd, before) }
+            throw error
+        }
         guard fdatasync(fd) == 0 else { throw SystemCallError("fsync \(path)") }
     }
 

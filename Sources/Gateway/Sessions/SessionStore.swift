@@ -80,6 +80,8 @@ final class SessionStore {
     /// dir): the gateway still starts, `health` shows it (`storage.sessions`), and
     /// `reopen()` is retried until it works.
     private(set) var fault: (cause: String, sinceMs: Int64)?
+    /// The fault is a failed write (cleared by the next good one), not a directory that would not open.
+    private var writeFailed = false
 
     /// Opens (creating it 0700) `<stateDir>/sessions` and lists the transcripts in it.
     init(stateDir: String, maxTranscriptBytes: Int = 1 << 20, now: @escaping () -> Int64 = EventLoop.wallClockMs)
@@ -145,9 +147,22 @@ final class SessionStore {
     func ensure(_ key: String) throws(SystemCallError) {
         guard summaries[key] == nil else { return }
         let path = transcriptPath(key)
-        try DurableFile.append(path, [])
+        try recordingFaults { () throws(SystemCallError) in try DurableFile.append(path, []) }
         DurableFile.syncDirectory(of: path)
         summaries[key] = Summary(key: key, updatedMs: now(), bytes: 0)
+    }
+
+    /// A failed transcript write (ENOSPC, EIO) is the store's fault (`storage.sessions`) until one succeeds.
+    private func recordingFaults(_ body: () throws(SystemCallError) -> Void) throws(SystemCallError) {
+        do {
+            try body()
+            if writeFailed { fault = nil }
+            writeFailed = false
+        } catch {
+            fault = (error.description, fault?.sinceMs ?? now())
+            writeFailed = true
+            throw error
+        }
     }
 
     /// The last `limit` turns, oldest first.
@@ -159,6 +174,10 @@ final class SessionStore {
 
     /// Appends turns durably (rotating first when the transcript would outgrow its bound).
     func append(_ key: String, _ turns: [Turn]) throws(SystemCallError) {
+        try recordingFaults { () throws(SystemCallError) in try write(key, turns) }
+    }
+
+    private func write(_ key: String, _ turns: [Turn]) throws(SystemCallError) {
         guard !turns.isEmpty else { return }
         var bytes: [UInt8] = []
         for turn in turns {

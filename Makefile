@@ -55,6 +55,10 @@ fuzz:
 bench: deps-test
 	scripts/bench.sh
 
+## The chaos soak (about 10 minutes; not part of `test`): table in docs/RELIABILITY.md.
+soak: deps-test
+	scripts/soak.sh
+
 clean:
 	rm -rf .build out
 

@@ -17,6 +17,7 @@ Uses Debian's python3-websockets (10.x), like Tests/system/gwclient.py.
 
 import asyncio
 import json
+import os
 import random
 import socket
 import sys
@@ -43,6 +44,7 @@ class Stats:
         self.sends = {}          # key -> {"text", "outcome", "attempts"}
         self.agent = {"accepted": 0, "completed": 0, "failed": 0, "lost": 0}
         self.slow_dropped = 0
+        self.slow_drop_after = []  # seconds from handshake to the gateway dropping it
         self.slow_total = 0
         self.observed = []       # texts the observer saw from the gateway's nick
         self.observer_reconnects = 0
@@ -124,6 +126,7 @@ async def slow_consumer(url, token, stats, n, stop):
     ws = await connected(url, token, stats, f"s{n}", stop)
     if ws is None:
         return
+    since = time.monotonic()
     try:
         big = {"limit": 2000, "maxBytes": 1 << 20}
         while not stop.is_set():
@@ -132,6 +135,7 @@ async def slow_consumer(url, token, stats, n, stop):
             await asyncio.sleep(1)
     except Exception:
         stats.slow_dropped += 1
+        stats.slow_drop_after.append(round(time.monotonic() - since, 1))
     finally:
         stats.connected_now.discard(f"s{n}")
         ws.transport.abort()
@@ -257,7 +261,12 @@ async def main():
     while time.monotonic() < stop_at and len([c for c in stats.connected_now if c.startswith("c")]) < clients:
         await asyncio.sleep(0.5)
     back = len([c for c in stats.connected_now if c.startswith("c")])
-    await asyncio.sleep(2)  # the observer sees the last delivered lines
+    # The host samples the gateway now, with the clients connected, then lets us stop.
+    print(json.dumps({"steady": back}), flush=True)
+    for _ in range(100):
+        if os.path.exists("/run/soak-sampled"):
+            break
+        await asyncio.sleep(0.2)
     stop.set()
     await asyncio.wait(tasks, timeout=20)
     print(json.dumps({"result": {
@@ -265,7 +274,7 @@ async def main():
         "connects": stats.connects, "connectFailures": stats.connect_failures,
         "answered": stats.answered, "failed": stats.failed, "lostInFlight": stats.lost,
         "sends": stats.sends, "observed": stats.observed, "observerReconnects": stats.observer_reconnects,
-        "agent": stats.agent, "slow": {"total": stats.slow_total, "dropped": stats.slow_dropped},
+        "agent": stats.agent, "slow": {"total": stats.slow_total, "dropped": stats.slow_dropped, "dropAfter": sorted(stats.slow_drop_after)},
     }}), flush=True)
 
 

@@ -93,13 +93,15 @@ class Soak:
         return int(lines[0].split()[1]), int(lines[1])
 
     def start_ircd(self):
-        self.ircd = self.box.popen("exec /usr/local/sbin/ngircd -n -f /etc/soak-ngircd.conf >/dev/null 2>&1")
+        # nsenter forks into the PID namespace, so its own PID is not ngircd's: the pid file is.
+        self.ircd = self.box.popen("echo $$ > /run/soak-ngircd.pid; exec /usr/local/sbin/ngircd -n -f /etc/soak-ngircd.conf"
+                                   " >/dev/null 2>&1")
 
     def restart_ircd(self):
-        if self.ircd and self.ircd.poll() is None:
-            self.ircd.kill()
-            self.ircd.wait()
-        self.box.run("while pgrep -x ngircd >/dev/null; do sleep 0.05; done", check=False)
+        self.box.run("pid=$(cat /run/soak-ngircd.pid) && kill -9 $pid && while kill -0 $pid 2>/dev/null; do sleep 0.05; done",
+                     check=False)
+        if self.ircd:
+            self.ircd.wait(timeout=10)
         self.start_ircd()
         self.events.append(("ngircd restarted", time.monotonic()))
 
@@ -171,6 +173,10 @@ def ledger_accounting(ledger_text: str, sends: dict, observed: list):
     return counts
 
 
+def median(values):
+    return values[len(values) // 2] if values else "n/a"
+
+
 def main():
     duration = int(os.environ.get("SOAK_DURATION", "600"))
     clients = int(os.environ.get("SOAK_CLIENTS", "1000"))
@@ -213,10 +219,15 @@ def main():
             if s and peak:
                 peak = (max(peak[0], s[0]), max(peak[1], s[1]))
             time.sleep(2)
+        # load.py says "steady" once every client is back after the last fault (or 30 s passed):
+        # the end sample is taken then, with the clients connected, like the start one.
+        deadline = time.monotonic() + 120
+        while not any(l.startswith('{"steady"') for l in lines) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        end_sample = soak.sample()
+        box.run("touch /run/soak-sampled")
         load.wait(timeout=180)
         reader.join(timeout=5)
-        # After the load has reconnected everyone (load.py waits for that before its result).
-        end_sample = soak.sample()
         results = [json.loads(l)["result"] for l in lines if l.startswith('{"result"')]
         if not results:
             raise SystemExit("load.py printed no result:\n" + "".join(lines[-20:]) + load.stderr.read()[-3000:])
@@ -244,14 +255,16 @@ def main():
          ok[0] if fd_ok else ok[1]),
         ("clients back at the end", f"{r['clientsConnectedAtEnd']} / {clients} ({r['reconnectedClients']} reconnected at least once; "
          f"{r['connects']} handshakes, {r['connectFailures']} refused/failed attempts)", ok[0] if back_ok else ok[1]),
-        ("requests", f"{r['answered']} answered · {r['failed']} error answers · {r['lostInFlight']} cut by a kill", ""),
+        ("requests", f"{r['answered']} answered · {r['failed']} error answers · "
+         f"{r['lostInFlight']} client connections cut (kills)", ""),
         ("sends (ledger vs IRC observer)", f"{len(r['sends'])} keys: {acc['done']} done, {acc['in doubt']} in doubt "
          f"({acc['in doubt, arrived']} arrived, {acc['in doubt, not arrived']} not), {acc['never sent']} never sent · "
          f"lost {acc['lost']} · duplicated {acc['duplicated']} · seen unrecorded {acc['unrecorded but seen']}",
          ok[0] if sends_ok else ok[1]),
         ("agent runs", f"{r['agent']['accepted']} accepted · {r['agent']['completed']} completed · "
          f"{r['agent']['failed']} failed · {r['agent']['lost']} cut by a kill", ""),
-        ("slow consumers", f"{r['slow']['dropped']} of {r['slow']['total']} dropped by the gateway", ""),
+        ("slow consumers", f"{r['slow']['dropped']} of {r['slow']['total']} dropped, "
+         f"median {median(r['slow']['dropAfter'])} s after their handshake", ""),
     ]
     table = [f"openclaw soak — {date}, commit {commit}, {clients} clients + {slow} slow consumers", "",
              "| measure | result | check |", "| --- | --- | --- |"]

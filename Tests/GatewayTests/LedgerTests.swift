@@ -145,6 +145,29 @@ private let result: JSONValue = ["messageId": "irc-1", "channel": "irc", "to": "
     }
 }
 
+@Suite struct LedgerFaultTests {
+    /// A ledger that cannot open its file starts faulted instead of throwing, refuses every
+    /// step with the cause, and records again once `recover()` finds the directory usable.
+    @Test func faultedUntilTheDirectoryIsUsable() throws {
+        let dir = TempDir()
+        let sub = dir.path + "/later"
+        let l = SendLedger(path: sub + "/send-ledger.jsonl")
+        #expect(l.fault?.cause.contains("No such file or directory") == true)
+        #expect(throws: SendLedger.LedgerError.self) { try begin(l) }
+        #expect(l.lookup(key: "k", hash: "h") == .fresh(messageId: nil), "a refused begin leaves no entry behind")
+        #expect(!l.recover())
+        #expect(mkdir(sub, 0o700) == 0)
+        defer {
+            unlink(sub + "/send-ledger.jsonl")
+            rmdir(sub)
+        }
+        #expect(l.recover() && l.fault == nil)
+        try begin(l)
+        try l.complete(key: "k", result: result)
+        #expect(SendLedger(path: sub + "/send-ledger.jsonl").lookup(key: "k", hash: "h") == .done(result))
+    }
+}
+
 @Suite struct SendValidationTests {
     @Test func namesTheMissingField() {
         func field(_ params: JSONValue) -> String? {

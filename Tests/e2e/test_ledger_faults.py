@@ -267,3 +267,40 @@ def test_a_full_disk_fails_session_turns_as_unavailable_with_the_cause(store, ga
         assert call(ws, "health", id_="h3")["payload"]["storage"]["sessions"]["ok"] is True
     finally:
         ws.close()
+
+
+def test_transcript_store_recovers_by_itself_once_space_returns(store, ircd, gateways):
+    """Session transcripts: after a failed write (ENOSPC) storage.sessions clears by itself once
+    space returns (a durable probe write every 2 s), before any further turn."""
+    tmp, mount = store
+    backend = os.path.join(tmp, "backend.sh")
+    with open(backend, "w") as f:
+        f.write("#!/bin/sh\ncat >/dev/null\necho reply\n")
+    os.chmod(backend, 0o755)
+    env = {"OPENCLAW_STATE_DIR": mount, "OPENCLAW_CONFIG_PATH": os.path.join(tmp, "state", "openclaw.json")}
+    gw = Gateway(tmp, config={**irc_config(ircd.port), "agent": {"command": [backend], "timeoutSeconds": 10}}, extra_env=env)
+    gateways.append(gw)
+
+    def turn(key):
+        # A session of its own each time: its new transcript needs a fresh page (tmpfs fills by pages).
+        ws, _ = handshake(gw.url)
+        try:
+            started = call(ws, "chat.send", {"sessionKey": f"session-{key}", "message": "hello", "idempotencyKey": key})
+            assert started["ok"], started
+            return call(ws, "agent.wait", {"runId": started["payload"]["runId"], "timeoutMs": 10000}, id_="w", timeout=15)
+        finally:
+            ws.close()
+
+    turn("t1")
+    assert ledger_health(gw)["storage"]["sessions"]["ok"] is True
+    filler = fill(mount)
+    turn("t2")
+    sessions = ledger_health(gw)["storage"]["sessions"]
+    assert sessions["ok"] is False and "No space left on device" in sessions["error"], sessions
+    assert ledger_health(gw)["ok"] is False
+    os.unlink(filler)
+    deadline = time.monotonic() + 10
+    while not ledger_health(gw)["storage"]["sessions"]["ok"]:
+        assert time.monotonic() < deadline, "the session store never recovered"
+        time.sleep(0.2)
+    assert "sessions: recording again" in gw.log_text()

@@ -43,24 +43,32 @@ enum Messaging {
 }
 
 extension Messaging {
-    /// Opens the session store; when its directory cannot be opened the gateway
-    /// still starts, `storage.sessions` shows why, and the store is retried every
-    /// `SendService.recoveryIntervalMs` until it opens.
+    /// Opens the session store. When its directory cannot be opened, or a transcript
+    /// write fails (ENOSPC, EIO, read-only), the gateway keeps serving, `storage.sessions`
+    /// shows the cause, and the store is retried every `SendService.recoveryIntervalMs`
+    /// until a durable write works again.
     static func installSessions(on server: GatewayServer, stateDir: String) {
         let store: SessionStore
         do {
             store = try SessionStore(stateDir: stateDir)
         } catch {
-            server.log.error("sessions: \(error); retrying every \(SendService.recoveryIntervalMs / 1000) s")
             store = SessionStore(unavailable: stateDir, cause: error.description)
-            var timer: TimerID?
-            timer = server.loop.scheduleRepeating(everyMs: SendService.recoveryIntervalMs) { [unowned server] in
-                guard store.reopen(), let t = timer else { return }
-                server.loop.cancel(t)
-                server.log.info("sessions: \(store.directory) is usable again")
-                server.healthDidChange()
-            }
         }
+        var retry: TimerID?
+        store.onFaultChange = { [unowned server] in
+            if let fault = store.fault {
+                server.log.error("sessions: \(fault.cause); transcripts are not recorded until it works again")
+                if retry == nil {
+                    retry = server.loop.scheduleRepeating(everyMs: SendService.recoveryIntervalMs) { _ = store.reopen() }
+                }
+            } else {
+                server.log.info("sessions: recording again in \(store.directory)")
+                if let timer = retry { server.loop.cancel(timer) }
+                retry = nil
+            }
+            server.healthDidChange()
+        }
+        if store.fault != nil { store.onFaultChange?() }
         server.sessions = store
         server.stores.append(StoreHealth(name: "sessions", path: store.directory) { store.fault })
         SessionMethods.register(on: server, store: store)

@@ -77,11 +77,10 @@ final class SessionStore {
 
     /// Why the store cannot be used, and since when (wall-clock ms); nil when it can.
     /// Set when the directory cannot be created or listed (a read-only or full state
-    /// dir): the gateway still starts, `health` shows it (`storage.sessions`), and
-    /// `reopen()` is retried until it works.
+    /// dir), or a transcript write fails (ENOSPC, EIO): the gateway still starts and
+    /// serves, `health` shows it (`storage.sessions`), and `reopen()` is retried until
+    /// a durable write works again; a successful transcript write clears it too.
     private(set) var fault: (cause: String, sinceMs: Int64)?
-    /// The fault is a failed write (cleared by the next good one), not a directory that would not open.
-    private var writeFailed = false
 
     /// Opens (creating it 0700) `<stateDir>/sessions` and lists the transcripts in it.
     init(stateDir: String, maxTranscriptBytes: Int = 1 << 20, now: @escaping () -> Int64 = EventLoop.wallClockMs)
@@ -102,17 +101,43 @@ final class SessionStore {
         fault = (cause, now())
     }
 
-    /// Tries the directory again; true (and no fault) once it can be listed.
+    /// Called when `fault` appears, changes or clears (for `health` and the retries).
+    var onFaultChange: (() -> Void)?
+
+    /// Tries the store again: lists the directory and makes one durable write there
+    /// (temp file, fsync, rename), so a full or failing disk counts as recovered only
+    /// once it takes writes again. True (and no fault) when it does.
     func reopen() -> Bool {
         guard fault != nil else { return true }
         do {
-            try scan()
-            fault = nil
+            try recording { () throws(SystemCallError) in
+                try scan()
+                let probe = directory + "/.write-probe"
+                try DurableFile.replace(probe, with: [10])
+                unlink(probe)
+            }
             return true
         } catch {
-            fault = (error.description, fault?.sinceMs ?? now())
             return false
         }
+    }
+
+    /// Runs a write: its failure becomes the store's fault, a success clears it.
+    private func recording<T>(_ body: () throws(SystemCallError) -> T) throws(SystemCallError) -> T {
+        do {
+            let value = try body()
+            setFault(nil)
+            return value
+        } catch {
+            setFault(error.description)
+            throw error
+        }
+    }
+
+    private func setFault(_ cause: String?) {
+        guard fault?.cause != cause else { return }
+        fault = cause.map { ($0, fault?.sinceMs ?? now()) }
+        onFaultChange?()
     }
 
     private func scan() throws(SystemCallError) {
@@ -147,22 +172,9 @@ final class SessionStore {
     func ensure(_ key: String) throws(SystemCallError) {
         guard summaries[key] == nil else { return }
         let path = transcriptPath(key)
-        try recordingFaults { () throws(SystemCallError) in try DurableFile.append(path, []) }
+        try recording { () throws(SystemCallError) in try DurableFile.append(path, []) }
         DurableFile.syncDirectory(of: path)
         summaries[key] = Summary(key: key, updatedMs: now(), bytes: 0)
-    }
-
-    /// A failed transcript write (ENOSPC, EIO) is the store's fault (`storage.sessions`) until one succeeds.
-    private func recordingFaults(_ body: () throws(SystemCallError) -> Void) throws(SystemCallError) {
-        do {
-            try body()
-            if writeFailed { fault = nil }
-            writeFailed = false
-        } catch {
-            fault = (error.description, fault?.sinceMs ?? now())
-            writeFailed = true
-            throw error
-        }
     }
 
     /// The last `limit` turns, oldest first.
@@ -174,7 +186,7 @@ final class SessionStore {
 
     /// Appends turns durably (rotating first when the transcript would outgrow its bound).
     func append(_ key: String, _ turns: [Turn]) throws(SystemCallError) {
-        try recordingFaults { () throws(SystemCallError) in try write(key, turns) }
+        try recording { () throws(SystemCallError) in try write(key, turns) }
     }
 
     private func write(_ key: String, _ turns: [Turn]) throws(SystemCallError) {
@@ -186,16 +198,17 @@ final class SessionStore {
         }
         let path = transcriptPath(key)
         let size = summaries[key]?.bytes ?? 0
-        var newSize = size + bytes.count
-        if size > 0 && newSize > maxTranscriptBytes {
-            let kept = try carryOver(path)
-            guard rename(path, path + ".1") == 0 else { throw SystemCallError("rename \(path)") }
-            try DurableFile.replace(path, with: kept + bytes)
-            newSize = kept.count + bytes.count
-        } else {
+        let newSize = try recording { () throws(SystemCallError) -> Int in
+            if size > 0 && size + bytes.count > maxTranscriptBytes {
+                let kept = try carryOver(path)
+                guard rename(path, path + ".1") == 0 else { throw SystemCallError("rename \(path)") }
+                try DurableFile.replace(path, with: kept + bytes)
+                return kept.count + bytes.count
+            }
             let created = summaries[key] == nil
             try DurableFile.append(path, bytes)
             if created { DurableFile.syncDirectory(of: path) }
+            return size + bytes.count
         }
         summaries[key] = Summary(key: key, updatedMs: now(), bytes: newSize)
     }

@@ -21,22 +21,6 @@ public struct GatewayOptions: Sendable {
 
 /// Runs the gateway in the foreground until SIGTERM/SIGINT; returns the exit code.
 public enum GatewayDaemon {
-    /// systemd starts services with a soft limit of 1,024 open files (hard 524,288) so
-    /// that select()-based programs keep working; this gateway uses epoll, so it raises
-    /// its soft limit to the hard one (at most `maxOpenFiles`): a thousand clients would
-    /// otherwise exhaust it (found by scripts/soak.sh).
-    static let maxOpenFiles: rlim_t = 65536
-
-    static func raiseOpenFileLimit() {
-        var limit = rlimit()
-        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
-        guard getrlimit(resource, &limit) == 0 else { return }
-        let wanted = min(limit.rlim_max, maxOpenFiles)
-        guard limit.rlim_cur < wanted else { return }
-        limit.rlim_cur = wanted
-        _ = setrlimit(resource, &limit)
-    }
-
     public static func run(options: GatewayOptions, environment: [String: String] = ProcessEnvironment.current()) -> Int32 {
         // Before anything else (and before any thread exists): take the activated
         // sockets, which also unsets LISTEN_* so children never inherit them.
@@ -47,7 +31,6 @@ public enum GatewayDaemon {
             return fail("socket activation: \(error)")
         }
         signal(SIGPIPE, SIG_IGN)
-        raiseOpenFileLimit()
 
         let settings: GatewaySettings
         let stateWarnings: [String]

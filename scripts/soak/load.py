@@ -3,8 +3,8 @@
 
 For DURATION seconds: CLIENTS WebSocket clients, each in a request loop
 (`health` every PERIOD seconds, reconnecting with jittered backoff whenever the
-gateway goes away); SLOW clients that complete the handshake and then never
-read (the gateway must shed them, not buffer for them); one sender issuing
+gateway goes away); SLOW clients that complete the handshake, ask for large
+answers and never read them (the gateway must shed them, not buffer for them); one sender issuing
 `send` with a fresh idempotency key every SEND_PERIOD seconds, retrying the same
 key while the answer is retryable; one agent client starting an `agent` run
 every AGENT_PERIOD seconds; and an IRC observer in the channel recording every
@@ -48,6 +48,9 @@ class Stats:
         self.slow_total = 0
         self.observed = []       # texts the observer saw from the gateway's nick
         self.observer_reconnects = 0
+        # In the channel right now: the sender waits for it, so a line the gateway delivers
+        # while the observer is still rejoining after an ngircd restart is not miscounted as lost.
+        self.observer_joined = asyncio.Event()
 
 
 async def handshake(url, token):
@@ -121,17 +124,16 @@ async def client(url, token, stats, n, stop):
 
 
 async def slow_consumer(url, token, stats, n, stop):
-    """Handshakes, asks for a flood of answers, and never reads them."""
+    """Handshakes, asks for large answers (the presence list of every client), never reads them."""
     stats.slow_total += 1
     ws = await connected(url, token, stats, f"s{n}", stop)
     if ws is None:
         return
     since = time.monotonic()
     try:
-        big = {"limit": 2000, "maxBytes": 1 << 20}
         while not stop.is_set():
             for i in range(10):
-                await ws.send(json.dumps({"type": "req", "id": f"s{i}", "method": "logs.tail", "params": big}))
+                await ws.send(json.dumps({"type": "req", "id": f"s{i}", "method": "system-presence", "params": {}}))
             await asyncio.sleep(1)
     except Exception:
         stats.slow_dropped += 1
@@ -151,6 +153,7 @@ async def sender(url, token, channel, stats, stop):
         text = f"soak message {n}"
         entry = stats.sends[key] = {"text": text, "outcome": "unsent", "attempts": 0}
         while not stop.is_set():
+            await stats.observer_joined.wait()
             if ws is None:
                 ws = await connected(url, token, stats, "sender", stop)
                 if ws is None:
@@ -231,11 +234,14 @@ async def observer(irc_port, channel, nick, stats, stop):
                     writer.write(("PONG " + " ".join(parts[1:]) + "\r\n").encode())
                 elif len(parts) > 1 and parts[1] == "001":
                     writer.write(f"JOIN {channel}\r\n".encode())
+                elif len(parts) > 2 and parts[1] == "JOIN" and parts[0][1:].startswith("soakobs!"):
+                    stats.observer_joined.set()
                 elif len(parts) > 3 and parts[1] == "PRIVMSG" and parts[0][1:].startswith(nick):
                     text = line.decode("utf-8", "replace").rstrip("\r\n").split(" :", 1)[1]
                     stats.observed.append(text)
         except (OSError, asyncio.IncompleteReadError):
             pass
+        stats.observer_joined.clear()
         writer.close()
 
 

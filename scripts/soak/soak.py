@@ -239,7 +239,7 @@ def main():
         box.stop()
 
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    built = datetime.datetime.fromtimestamp(deb.stat().st_mtime, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     kills = sum(1 for e in soak.events if "SIGKILL" in e[0])
     irc = sum(1 for e in soak.events if "ngircd" in e[0])
     rss_ok = start_sample and end_sample and end_sample[0] <= start_sample[0] * 1.10
@@ -266,7 +266,8 @@ def main():
         ("slow consumers", f"{r['slow']['dropped']} of {r['slow']['total']} dropped, "
          f"median {median(r['slow']['dropAfter'])} s after their handshake", ""),
     ]
-    table = [f"openclaw soak — {date}, commit {commit}, {clients} clients + {slow} slow consumers", "",
+    table = [f"openclaw soak — {date}, {deb.name} built {built}, {clients} clients + {slow} slow consumers, "
+             f"2 shared cores (load average {os.getloadavg()[0]:.1f} at the end)", "",
              "| measure | result | check |", "| --- | --- | --- |"]
     table += [f"| {a} | {b} | {c} |" for a, b, c in rows]
     text = "\n".join(table) + "\n"

@@ -156,4 +156,3 @@ def test_out_of_descriptors_pauses_accept_without_spinning(make_gateway):
     ws, hello = handshake(gw.url)  # serving again once descriptors are free
     assert hello["type"] == "hello-ok"
     assert gw.proc.poll() is None
-

@@ -169,6 +169,7 @@ async def sender(url, token, channel, stats, stop):
                 continue
             if res.get("ok"):
                 entry["outcome"] = "delivered"
+                entry["at"] = time.monotonic()  # the container shares the host's CLOCK_MONOTONIC
                 break
             err = res.get("error", {})
             if (err.get("details") or {}).get("inDoubt"):

@@ -98,12 +98,13 @@ class Soak:
                                    " >/dev/null 2>&1")
 
     def restart_ircd(self):
+        killed_at = time.monotonic()
         self.box.run("pid=$(cat /run/soak-ngircd.pid) && kill -9 $pid && while kill -0 $pid 2>/dev/null; do sleep 0.05; done",
                      check=False)
         if self.ircd:
             self.ircd.wait(timeout=10)
         self.start_ircd()
-        self.events.append(("ngircd restarted", time.monotonic()))
+        self.events.append(("ngircd restarted", killed_at))
 
     def kill_gateway(self):
         pid = self.gateway_pid()
@@ -132,7 +133,14 @@ class Soak:
         self.user("systemctl --user start openclaw-gateway.socket")
 
 
-def ledger_accounting(ledger_text: str, sends: dict, observed: list):
+def near_ircd_kill(at, events, window=2.0):
+    """True when a send confirmed at `at` was followed within `window` s by an ngircd kill:
+    the server had processed the line (its PONG came back) but may have died before
+    relaying it to the channel, a loss at the IRC server that no client can prevent."""
+    return any("ngircd" in name and 0 <= t - at <= window for name, t in events)
+
+
+def ledger_accounting(ledger_text: str, sends: dict, observed: list, events=()):
     """What the ledger recorded per key against what the observer saw."""
     phase = {}
     for line in ledger_text.splitlines():
@@ -152,7 +160,7 @@ def ledger_accounting(ledger_text: str, sends: dict, observed: list):
     seen = {}
     for text in observed:
         seen[text] = seen.get(text, 0) + 1
-    counts = {"done": 0, "in doubt": 0, "never sent": 0, "lost": 0, "duplicated": 0,
+    counts = {"done": 0, "in doubt": 0, "never sent": 0, "lost": 0, "lost at a killed ircd": 0, "duplicated": 0,
               "in doubt, arrived": 0, "in doubt, not arrived": 0, "unrecorded but seen": 0}
     for key, entry in sends.items():
         n = seen.get(entry["text"], 0)
@@ -162,7 +170,8 @@ def ledger_accounting(ledger_text: str, sends: dict, observed: list):
         if p == "done":
             counts["done"] += 1
             if n == 0:
-                counts["lost"] += 1
+                at_kill = "at" in entry and near_ircd_kill(entry["at"], events)
+                counts["lost at a killed ircd" if at_kill else "lost"] += 1
         elif p == "in doubt":
             counts["in doubt"] += 1
             counts["in doubt, arrived" if n else "in doubt, not arrived"] += 1
@@ -233,7 +242,7 @@ def main():
             raise SystemExit("load.py printed no result:\n" + "".join(lines[-20:]) + load.stderr.read()[-3000:])
         r = results[0]
         ledger = box.run(f"cat {LEDGER}", check=False).stdout
-        acc = ledger_accounting(ledger, r["sends"], r["observed"])
+        acc = ledger_accounting(ledger, r["sends"], r["observed"], soak.events)
         restarts = soak.user("systemctl --user show -p NRestarts --value openclaw-gateway.service").stdout.strip()
     finally:
         box.stop()
@@ -259,7 +268,8 @@ def main():
          f"{r['lostInFlight']} client connections cut (kills)", ""),
         ("sends (ledger vs IRC observer)", f"{len(r['sends'])} keys: {acc['done']} done, {acc['in doubt']} in doubt "
          f"({acc['in doubt, arrived']} arrived, {acc['in doubt, not arrived']} not), {acc['never sent']} never sent · "
-         f"lost {acc['lost']} · duplicated {acc['duplicated']} · seen unrecorded {acc['unrecorded but seen']}",
+         f"lost {acc['lost']} (+ {acc['lost at a killed ircd']} confirmed by the server < 2 s before it was killed, never relayed) · "
+         f"duplicated {acc['duplicated']} · seen unrecorded {acc['unrecorded but seen']}",
          ok[0] if sends_ok else ok[1]),
         ("agent runs", f"{r['agent']['accepted']} accepted · {r['agent']['completed']} completed · "
          f"{r['agent']['failed']} failed · {r['agent']['lost']} cut by a kill", ""),

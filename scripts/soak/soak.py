@@ -206,7 +206,7 @@ def main():
         progress = []
         while time.monotonic() < deadline:
             progress = [json.loads(l) for l in lines if l.startswith('{"progress"')]
-            if progress and progress[-1]["connected"] >= clients + slow // 2:
+            if progress and progress[-1]["connected"] >= clients:
                 break
             time.sleep(1)
         start_sample = soak.sample()

@@ -8,6 +8,9 @@ struct OptionSpec: Sendable {
     let repeatable: Bool
     /// A one-letter spelling (`-t` for `--target`), for the forms upstream's CLI accepts.
     let short: Character?
+    /// Free text (`--message TEXT`): the next argument is the value whatever it looks like,
+    /// as getopt does, so `--message -h` sends "-h" instead of printing help.
+    var freeText = false
 
     static func flag(_ name: String, _ help: String) -> OptionSpec {
         OptionSpec(name: name, valueName: nil, help: help, repeatable: false, short: nil)
@@ -16,6 +19,10 @@ struct OptionSpec: Sendable {
     static func value(_ name: String, _ valueName: String, _ help: String, repeatable: Bool = false,
                       short: Character? = nil) -> OptionSpec {
         OptionSpec(name: name, valueName: valueName, help: help, repeatable: repeatable, short: short)
+    }
+
+    static func text(_ name: String, _ help: String, short: Character? = nil) -> OptionSpec {
+        OptionSpec(name: name, valueName: "TEXT", help: help, repeatable: false, short: short, freeText: true)
     }
 }
 
@@ -182,7 +189,7 @@ struct ArgumentParser {
             if let valueName = spec.valueName {
                 if let inlineValue {
                     value = inlineValue
-                } else if index < arguments.count, !looksLikeOption(arguments[index], of: parsed.command) {
+                } else if index < arguments.count, spec.freeText || !looksLikeOption(arguments[index], of: parsed.command) {
                     value = arguments[index]
                     index += 1
                 } else {

@@ -174,7 +174,7 @@ enum CommandTree {
         ["message", "send"], "Send a message through the gateway's channel.",
         options: [
             .value("target", "TO", "Recipient: a number, a nick or a #channel.", short: "t"),
-            .value("message", "TEXT", "Message text.", short: "m"),
+            .text("message", "Message text.", short: "m"),
             .value("media", "URL", "Media to attach (repeatable).", repeatable: true),
             .value("channel", "ID", "Channel to send on (default: the linked one)."),
             .value("idempotency-key", "KEY", "Key that makes a retry deliver once (default: a new one, printed)."),
@@ -188,7 +188,7 @@ enum CommandTree {
     static let agent = CommandSpec(
         ["agent"], "Run one agent turn through the gateway and print its reply as it streams.",
         options: [
-            .value("message", "TEXT", "What to ask the agent."),
+            .text("message", "What to ask the agent."),
             .value("to", "TO", "Recipient the turn is for (a number, a nick or a #channel)."),
             .value("session", "KEY", "Run the turn in this session: the backend sees its earlier turns (see `openclaw sessions list`)."),
             .flag("deliver", "Send the final reply to --to through the channel."),

@@ -249,6 +249,23 @@ private func usageError(_ line: String) -> UsageError? {
         #expect(request.message == "-- hi -x")
     }
 
+    /// Free text is taken as given: `-h`, `--help` or `--json` as the message are sent, not obeyed.
+    @Test func messageTextThatLooksLikeAnOptionIsSent() throws {
+        for text in ["-h", "--help", "--json", "-m"] {
+            let inv = try Invocation.parse(["message", "send", "--target", "bob", "--message", text])
+            guard case .send(_, let request) = inv.action else {
+                Issue.record("expected send for \(text), got help or an error")
+                continue
+            }
+            #expect(request.message == text)
+        }
+        let agent = try Invocation.parse(["agent", "--message", "-h"])
+        guard case .agent = agent.action else {
+            Issue.record("agent --message -h must ask the agent")
+            return
+        }
+    }
+
     @Test func messageSendErrors() {
         #expect(usageError("message send --message hi")?.message == "--target is required")
         #expect(usageError("message send --target bob")?.message == "--message or --media is required")

@@ -40,3 +40,13 @@ def test_health_duration_is_measured_not_zero(gateway):
     durations = [call(ws, "health", id_=f"h{i}")["payload"]["durationMs"] for i in range(5)]
     assert all(isinstance(d, (int, float)) and 0 < d < 1000 for d in durations), durations
     ws.close()
+
+
+def test_ledger_trouble_at_start_up_is_not_called_configuration(make_gateway, tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "send-ledger.jsonl").mkdir()  # unreadable as a ledger
+    gw = make_gateway(extra_env={"OPENCLAW_STATE_DIR": str(state)})
+    text = gw.log_text()
+    assert "configuration:" not in text, text
+    assert "send-ledger.jsonl" in text, text

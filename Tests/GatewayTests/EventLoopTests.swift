@@ -76,3 +76,41 @@ import Testing
         close(fds[1])
     }
 }
+
+@Suite struct HostResolverTests {
+    /// A lookup that takes 400 ms (DNS timing out) must not stop the loop: timers keep firing.
+    @Test func slowLookupDoesNotBlockTheLoop() throws {
+        let loop = try EventLoop()
+        var ticks = 0
+        var answer: Result<String, ResolveError>?
+        let timer = loop.scheduleRepeating(everyMs: 10) { ticks += 1 }
+        HostResolver.resolve("irc.example.org", on: loop, lookup: { _ in
+            usleep(400_000)
+            return .success("192.0.2.7")
+        }) { result in
+            answer = result
+            loop.cancel(timer)
+            loop.stop()
+        }
+        loop.schedule(afterMs: 5_000) { loop.stop() }
+        loop.run()
+        #expect(try answer?.get() == "192.0.2.7")
+        #expect(ticks >= 20)
+    }
+
+    @Test func realLookupAndFailureNameTheHost() throws {
+        let loop = try EventLoop()
+        var answers: [Result<String, ResolveError>] = []
+        for host in ["127.0.0.1", "no-such-host.invalid"] {
+            HostResolver.resolve(host, on: loop) { result in
+                answers.append(result)
+                if answers.count == 2 { loop.stop() }
+            }
+        }
+        loop.schedule(afterMs: 10_000) { loop.stop() }
+        loop.run()
+        #expect(answers.count == 2)
+        #expect(answers.contains { (try? $0.get()) == "127.0.0.1" })
+        #expect(answers.contains { if case .failure(let e) = $0 { e.description.hasPrefix("cannot resolve no-such-host.invalid") } else { false } })
+    }
+}

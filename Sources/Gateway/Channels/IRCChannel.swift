@@ -113,14 +113,32 @@ final class IRCChannel: MessageChannel {
         }
     }
 
+    /// Counts connect attempts, so a lookup that answers after its attempt was abandoned
+    /// (unlinked, or timed out and retried) is ignored.
+    private var attempt: UInt64 = 0
+
     private func connect() {
         reconnectTimer = nil
         state.nextAttemptMs = nil
         guard running else { return }
-        guard let address = config.resolvedAddress() else {
-            connectionFailed("cannot resolve \(config.server)")
-            return
+        attempt += 1
+        let thisAttempt = attempt
+        // Resolved off the loop; the connect timeout covers the lookup too.
+        connectTimer = loop.schedule(afterMs: 10_000) { [unowned self] in
+            self.connectTimer = nil
+            self.attempt += 1
+            self.connectionFailed("connect to \(self.config.server):\(self.config.port) timed out")
         }
+        HostResolver.resolve(config.server, on: loop) { [weak self] result in
+            guard let self, self.running, self.attempt == thisAttempt else { return }
+            switch result {
+            case .success(let address): self.connect(to: address)
+            case .failure(let error): self.connectionFailed(error.description)
+            }
+        }
+    }
+
+    private func connect(to address: String) {
         let fd: Int32
         do {
             fd = try Sockets.connectTCP(host: address, port: config.port)
@@ -132,10 +150,6 @@ final class IRCChannel: MessageChannel {
             return
         }
         connectingFD = fd
-        connectTimer = loop.schedule(afterMs: 10_000) { [unowned self] in
-            self.connectTimer = nil
-            self.connectionFailed("connect to \(self.config.server):\(self.config.port) timed out")
-        }
     }
 
     private func connectFinished(_ fd: Int32) {

@@ -152,18 +152,4 @@ struct IRCConfig: Equatable {
     static func isValidTarget(_ s: String) -> Bool {
         isChannelName(s) || isValidNick(s)
     }
-
-    /// Numeric address for `server` (getaddrinfo; blocking, but a literal or
-    /// /etc/hosts name resolves at once, and this runs once per connect attempt).
-    func resolvedAddress() -> String? {
-        var hints = addrinfo()
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        var result: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(server, nil, &hints, &result) == 0, let first = result else { return nil }
-        defer { freeaddrinfo(result) }
-        var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
-        guard getnameinfo(first.pointee.ai_addr, first.pointee.ai_addrlen, &host, socklen_t(host.count), nil, 0,
-                          NI_NUMERICHOST) == 0 else { return nil }
-        return String(decoding: host.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
 }

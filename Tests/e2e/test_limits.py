@@ -342,3 +342,21 @@ def test_fifo_config_fails_reload_and_start_instead_of_blocking(gateway, tmp_pat
     r = subprocess.run([BIN, "gateway", "--port", str(free_port())], env=env, capture_output=True, text=True, timeout=10)
     assert r.returncode != 0
     assert f"{config} is not a regular file (a FIFO)" in r.stderr
+
+
+# item 12: finished agent runs
+
+def test_finished_agent_runs_do_not_pin_their_output(make_gateway, tmp_path):
+    from test_agent import agent_config, run_agent, script
+    backend = script(tmp_path, "big.sh", 'read -r msg\nhead -c 1000000 /dev/zero | tr "\\\\0" "a"\n')
+    gw = make_gateway(config=agent_config([backend]))
+    drain_notify(gw)
+    ws, _ = handshake(gw.url)
+    accepted, final, _ = run_agent(ws, {"message": "warm-up", "idempotencyKey": "warm"}, id_="w", timeout=30)
+    assert final["ok"] and len(final["payload"]["result"]["text"]) == 1_000_000, final
+    start = rss_kb(gw.proc.pid)
+    for i in range(40):
+        run_agent(ws, {"message": "go", "idempotencyKey": f"k{i}"}, id_=f"r{i}", timeout=30)
+    ws.close()
+    rss = wait_rss_below(gw.proc.pid, start + 40_000)
+    assert rss <= start + 40_000, f"RSS {start} kB -> {rss} kB after 40 runs of 1 MB output"

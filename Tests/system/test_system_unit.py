@@ -5,6 +5,7 @@ import json
 import pytest
 
 from conftest import SYSTEM_TOKEN, USER, gwclient, unit_props, wait_for
+from test_user_gateway import descriptor_limits
 
 SERVICE = "openclaw-gateway.service"
 SOCKET = "openclaw-gateway.socket"
@@ -52,3 +53,11 @@ def test_system_service_sandbox_is_in_force(box, system_socket):
     assert box.run(f"{ns} ls -A /home").stdout.strip() == "", "ProtectHome=tmpfs"
     box.run(f"{ns} touch /var/lib/openclaw/.probe && {ns} rm /var/lib/openclaw/.probe")
     assert box.run(f"{ns} ls /dev/vda /dev/mem", check=False).returncode != 0, "PrivateDevices"
+
+
+def test_system_service_runs_with_a_raised_descriptor_limit(box, system_socket):
+    gwclient(box, "hello", token=SYSTEM_TOKEN)
+    pid = wait_for(lambda: int(unit_props(box, SERVICE, "MainPID", user=None)["MainPID"]), 10, what="MainPID")
+    soft, hard = descriptor_limits(box, pid)
+    # 65536, or less where the container itself allows less (its PID 1's hard limit).
+    assert soft == hard >= min(65536, descriptor_limits(box, 1)[1]) > 1024, (soft, hard)

@@ -144,6 +144,21 @@ def test_user_service_sandbox_is_in_force(box, listening):
     assert box.run(f"{ns} test -e /tmp/host-side-probe", check=False).returncode != 0, "PrivateTmp"
 
 
+def descriptor_limits(box, pid):
+    """(soft, hard) "Max open files" of a process, as /proc shows it."""
+    line = next(l for l in box.run(f"cat /proc/{pid}/limits").stdout.splitlines() if l.startswith("Max open files"))
+    return tuple(int(v) for v in line.split()[3:5])
+
+
+def test_user_service_runs_with_a_raised_descriptor_limit(box, listening):
+    """LimitNOFILE= in the unit: at the default soft 1024 the gateway refused clients (EMFILE)."""
+    gwclient(box, "hello")
+    pid = wait_for(lambda: running_pid(box), 10, what="a running gateway")
+    soft, hard = descriptor_limits(box, pid)
+    # 65536, or less where the container itself allows less (its PID 1's hard limit).
+    assert soft == hard >= min(65536, descriptor_limits(box, 1)[1]) > 1024, (soft, hard)
+
+
 def test_missing_token_keeps_the_socket_from_listening(box, listening):
     user(box, f"systemctl --user stop {SOCKET} {SERVICE}")
     token = "~/.openclaw/gateway.token"

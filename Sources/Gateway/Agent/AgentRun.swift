@@ -86,8 +86,9 @@ extension AgentRunner {
         var timers: [TimerID] = []
         var exited = false
         var openPipes = 2
-        /// The final payload once finished.
+        /// The final payload once finished, and the bytes of text it keeps.
         var final: JSONValue?
+        var finalBytes = 0
         /// `agent` calls waiting for the final answer (the first one and idempotent retries).
         var callers: [MethodCall] = []
         var waiters: [(JSONValue) -> Void] = []

@@ -24,8 +24,11 @@ import OpenClawConfig
 /// gateway forgets them); the `deliver` send goes through the durable ledger
 /// under the key `agent:<idempotencyKey>`.
 final class AgentRunner {
-    /// Kept for `agent.wait` and idempotent retries after a run finished.
+    /// Kept for `agent.wait` and idempotent retries after a run finished: at most this
+    /// many, and at most `finishedBytesKept` of final text in all (512 runs of 1 MB
+    /// would otherwise pin 512 MB).
     static let finishedRunsKept = 512
+    static let finishedBytesKept = 16 << 20
     static let maxOutputBytes = 1 << 20
     static let killGraceMs: Int64 = 2_000
 
@@ -35,6 +38,7 @@ final class AgentRunner {
     private(set) var queue: [Run] = []
     private(set) var runs: [String: Run] = [:]
     private(set) var finishedOrder: [String] = []
+    private var finishedBytes = 0
     private var byKey: [String: String] = [:]
     private var runningCount = 0
     private var stopped = false
@@ -357,10 +361,19 @@ final class AgentRunner {
         let waiters = run.waiters
         run.waiters.removeAll()
         for w in waiters { w(final) }
+        // `final` holds the text now; the raw output would keep it a second time.
+        run.output = []
+        run.carry = []
+        run.stderrTail = []
+        run.finalBytes = text.utf8.count
         finishedOrder.append(run.runId)
-        if finishedOrder.count > Self.finishedRunsKept {
+        finishedBytes += run.finalBytes
+        while finishedOrder.count > Self.finishedRunsKept || (finishedBytes > Self.finishedBytesKept && finishedOrder.count > 1) {
             let old = finishedOrder.removeFirst()
-            if let r = runs.removeValue(forKey: old) { byKey[r.key] = nil }
+            if let r = runs.removeValue(forKey: old) {
+                byKey[r.key] = nil
+                finishedBytes -= r.finalBytes
+            }
         }
         pump()
     }

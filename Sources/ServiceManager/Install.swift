@@ -67,14 +67,14 @@ extension GatewayService {
     public func install(_ options: InstallOptions = InstallOptions()) throws(ServiceError) -> InstallResult {
         // Concurrent installs of one profile run one after the other, so each one's report
         // (token generated or existing, installed or already installed) is what it did.
-        let owner = (uid: uid_t(target.uid), gid: gid_t(target.gid))
-        try FileIO.makeDirectories(target.paths.stateDir, mode: 0o700, owner: owner)
-        let lock: StateLock
-        do {
-            lock = try StateLock.acquire(target.paths.stateDir + "/install.lock", waitMs: 2 * options.readyTimeoutMs,
-                                         owner: geteuid() == 0 ? owner : nil)
-        } catch {
-            throw .locked(error)
+        // As the service user (UserFiles): root never follows a symlink the user planted.
+        let lock = try UserFiles(target).access { () throws(ServiceError) -> StateLock in
+            try FileIO.makeDirectories(target.paths.stateDir, mode: 0o700)
+            do throws(StateLock.Failure) {
+                return try StateLock.acquire(target.paths.stateDir + "/install.lock", waitMs: 2 * options.readyTimeoutMs)
+            } catch {
+                throw .locked(error)
+            }
         }
         return try withExtendedLifetime(lock) { () throws(ServiceError) in try installLocked(options) }
     }
@@ -249,7 +249,9 @@ extension GatewayService {
             } catch {
                 if case .held = error { throw .locked(error) }
             }
-            if try FileIO.removeTree(target.paths.stateDir) { removed.append(target.paths.stateDir) }
+            if try UserFiles(target).access({ () throws(ServiceError) in try FileIO.removeTree(target.paths.stateDir) }) {
+                removed.append(target.paths.stateDir)
+            }
             return UninstallResult(removedFiles: removed, keptStateDir: nil)
         }
         return UninstallResult(removedFiles: removed, keptStateDir: target.paths.stateDir)

@@ -19,10 +19,11 @@ extension GatewayService {
     public func rotateToken(timeoutMs: Int = 30_000) throws(ServiceError) -> TokenRotation {
         try requireInstalled()
         let token = try Self.generateToken()
-        let owner = (uid: uid_t(target.uid), gid: gid_t(target.gid))
-        try FileIO.makeDirectories(target.paths.stateDir, mode: 0o700, owner: owner)
-        try FileIO.writeAtomically(target.paths.tokenFile, Array((token + "\n").utf8), mode: 0o600,
-                                   owner: geteuid() == 0 ? owner : nil)
+        // As the service user (UserFiles), like install's token write: no symlink leads root elsewhere.
+        try UserFiles(target).access { () throws(ServiceError) in
+            try FileIO.makeDirectories(target.paths.stateDir, mode: 0o700)
+            try FileIO.writeAtomically(target.paths.tokenFile, Array((token + "\n").utf8), mode: 0o600)
+        }
         _ = try restart(timeoutMs: timeoutMs, verify: false)
         var settings = (try? settings()) ?? GatewaySettings(paths: target.paths)
         let configStillHasSecret = settings.secretSource == "config"

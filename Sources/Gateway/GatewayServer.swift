@@ -28,8 +28,10 @@ final class GatewayServer {
     private var readyClients = 0
     private var nextConnId: UInt64 = 1
     private var methods: [String: (handler: (MethodCall) -> Void, metricIndex: Int)] = [:]
-    /// Counters for `/metrics`, bumped on the loop thread.
-    var metrics = GatewayMetrics()
+    /// Counters for `/metrics`, bumped on the loop thread. Every access is a short update on
+    /// that one thread and none can overlap another, so the per-access runtime exclusivity
+    /// check (a measurable share of a `health` request under callgrind) is skipped.
+    @exclusivity(unchecked) var metrics = GatewayMetrics()
     private var authGuard: AuthGuard
     private(set) var originPolicy: OriginPolicy
     private(set) var stateVersion = StateVersion()

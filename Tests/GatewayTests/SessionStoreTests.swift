@@ -1,5 +1,6 @@
 @testable import Gateway
 import Glibc
+import NetIO
 import Testing
 
 private func tempDir() -> String {
@@ -77,5 +78,16 @@ private func removeTree(_ path: String) {
         #expect(turns.last?.text == "turn 59")
         #expect(turns.count > 1 && turns.count < 60)
         #expect(turns.map(\.ts) == turns.map(\.ts).sorted())
+    }
+}
+
+@Suite struct DurableFileTests {
+    /// A FIFO planted where a transcript is read must be refused, not block the loop on open(2).
+    @Test func aFIFOIsRefusedWithoutBlocking() throws {
+        let dir = tempDir()
+        defer { removeTree(dir) }
+        let path = dir + "/planted.jsonl"
+        #expect(mkfifo(path, 0o600) == 0)
+        #expect(throws: SystemCallError.self) { _ = try DurableFile.read(path) }
     }
 }

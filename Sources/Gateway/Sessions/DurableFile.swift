@@ -5,14 +5,18 @@ import NetIO
 /// own files in the state dir (transcripts), with the errno kept so callers
 /// can tell a full disk (ENOSPC) or a failing one (EIO) from a missing file.
 enum DurableFile {
-    /// The file's bytes, or nil when it does not exist.
+    /// The file's bytes, or nil when it does not exist. Only a regular file is read, opened
+    /// non-blocking: a FIFO planted in the state dir would otherwise block the event loop.
     static func read(_ path: String) throws(SystemCallError) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         if fd < 0 {
             if errno == ENOENT { return nil }
             throw SystemCallError("open \(path)")
         }
         defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw SystemCallError("fstat \(path)") }
+        guard st.st_mode & S_IFMT == S_IFREG else { throw SystemCallError("read \(path) (not a regular file)", errno: EINVAL) }
         var data: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         while true {

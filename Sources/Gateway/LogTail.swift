@@ -1,3 +1,4 @@
+import Glibc
 import GatewayProtocol
 import JSONCore
 import SystemdKit
@@ -35,7 +36,10 @@ struct LogTail {
     private func fromJournal(cursor: String?, limit: Int, maxBytes: Int) -> JSONValue? {
         guard cursor == nil || !cursor!.hasPrefix(Self.ringCursorPrefix) else { return nil }
         do {
-            let reader = try JournalReader(matches: ["SYSLOG_IDENTIFIER=\(GatewayLog.identifier)", "OPENCLAW_PROFILE=\(profile)"])
+            // `_UID` is set by journald, not by the sender: other users' processes cannot slip lines
+            // into this gateway's log by naming its identifier and profile.
+            let reader = try JournalReader(matches: ["SYSLOG_IDENTIFIER=\(GatewayLog.identifier)", "OPENCLAW_PROFILE=\(profile)",
+                                                     "_UID=\(geteuid())"])
             var reset = false
             var entries: [JournalLine]
             if let cursor {
@@ -46,7 +50,8 @@ struct LogTail {
             if entries.isEmpty && cursor == nil { return nil }
             var lines: [String] = entries.map { line in
                 let ms = Int64(line.realtimeUsec / 1000)
-                return Timestamp.iso8601(ms: ms) + " " + (LogPriority(rawValue: Int32(line.priority))?.label ?? "INFO") + " " + line.message
+                return Timestamp.iso8601(ms: ms) + " " + (LogPriority(rawValue: Int32(clamping: line.priority))?.label ?? "INFO") + " "
+                    + ControlCharacters.escaped(line.message)
             }
             let keepNewest = cursor == nil
             let truncated = trimToBytes(&lines, maxBytes, keepNewest: keepNewest)

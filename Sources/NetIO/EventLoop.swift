@@ -123,12 +123,18 @@ public final class EventLoop {
 
     @discardableResult
     public func schedule(afterMs delay: Int64, _ handler: @escaping () -> Void) -> TimerID {
-        addTimer(deadline: Self.nowMs() + max(0, delay), interval: nil, handler)
+        addTimer(deadline: Self.deadline(after: max(0, delay)), interval: nil, handler)
     }
 
     @discardableResult
     public func scheduleRepeating(everyMs interval: Int64, _ handler: @escaping () -> Void) -> TimerID {
-        addTimer(deadline: Self.nowMs() + max(1, interval), interval: max(1, interval), handler)
+        addTimer(deadline: Self.deadline(after: max(1, interval)), interval: max(1, interval), handler)
+    }
+
+    /// Saturates instead of trapping: a delay may come from a client or a config value.
+    private static func deadline(after delay: Int64) -> Int64 {
+        let (sum, overflow) = nowMs().addingReportingOverflow(delay)
+        return overflow ? .max : sum
     }
 
     public func cancel(_ id: TimerID) {

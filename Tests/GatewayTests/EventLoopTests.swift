@@ -21,6 +21,16 @@ import Testing
         #expect(ticks >= 3)
     }
 
+    @Test func hugeDelaysSaturateInsteadOfTrapping() throws {
+        let loop = try EventLoop()
+        var fired = false
+        loop.schedule(afterMs: .max) { fired = true }
+        loop.scheduleRepeating(everyMs: .max) { fired = true }
+        loop.schedule(afterMs: 5) { loop.stop() }
+        loop.run()
+        #expect(!fired)
+    }
+
     @Test func streamChannelEchoesAndBoundsOutput() throws {
         let loop = try EventLoop()
         var fds: [Int32] = [0, 0]

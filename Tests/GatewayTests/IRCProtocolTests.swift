@@ -182,6 +182,7 @@ import Testing
         #expect(!IRCConfig.isValidTarget("alice bob"))
         #expect(!IRCConfig.isValidTarget("15551234567"))
         #expect(IRCConfig.isValidTarget("#café"))
+        #expect(IRCConfig.isValidUsername("claw") && !IRCConfig.isValidUsername("a \u{301}b") && !IRCConfig.isValidUsername("a@b"))
         for hostile in ["#ops\u{600},#secret", "#ops,\u{301}#secret", "#ops \u{301}x", "#ops\r\nQUIT", "#ops\u{202E}",
                         "#a:b", "#a\u{7F}", "#" + String(repeating: "a", count: IRCConfig.maxTargetBytes)] {
             #expect(!IRCConfig.isValidTarget(hostile), "\(hostile.debugDescription)")

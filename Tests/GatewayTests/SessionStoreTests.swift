@@ -12,6 +12,22 @@ private func removeTree(_ path: String) {
     _ = path.withCString { p in system("rm -rf '\(String(cString: p))'") }
 }
 
+@Suite struct DurableFileTests {
+    @Test func aPlantedTempSymlinkIsReplacedNotFollowed() throws {
+        let dir = tempDir()
+        defer { removeTree(dir) }
+        let victim = dir + "/victim"
+        try DurableFile.append(victim, Array("precious\n".utf8))
+        #expect(symlink(victim, dir + "/t.jsonl.tmp") == 0)
+        try DurableFile.replace(dir + "/t.jsonl", with: Array("new\n".utf8))
+        #expect(try DurableFile.read(victim) == Array("precious\n".utf8))
+        #expect(try DurableFile.read(dir + "/t.jsonl") == Array("new\n".utf8))
+        #expect(symlink(victim, dir + "/link.jsonl") == 0)
+        #expect(throws: SystemCallError.self) { try DurableFile.append(dir + "/link.jsonl", Array("x".utf8)) }
+        #expect(try DurableFile.read(victim) == Array("precious\n".utf8))
+    }
+}
+
 @Suite struct SessionKeyTests {
     @Test func conversationKeysAreLowercasedAndRouteBack() {
         let key = SessionKey.conversation(channel: "irc", isGroup: true, peer: "#Ops")

@@ -57,7 +57,7 @@ struct IRCConfig: Equatable {
             port: Int(try int("port", 1...65535, 6667)),
             session: IRCSession.Config(
                 nick: nick,
-                username: v["username"]?.stringValue.flatMap { $0.isEmpty || $0.contains(" ") ? nil : $0 } ?? "openclaw",
+                username: v["username"]?.stringValue.flatMap { isValidUsername($0) ? $0 : nil } ?? "openclaw",
                 realname: v["realname"]?.stringValue ?? "OpenClaw gateway",
                 password: password,
                 channels: channels),
@@ -137,6 +137,12 @@ struct IRCConfig: Equatable {
              .spaceSeparator, .lineSeparator, .paragraphSeparator: false
         default: true
         }
+    }
+
+    /// The `USER` parameter, by bytes: printable ASCII without space or `@` (a space
+    /// glued to a combining mark is not a Character " " but is still a space on the wire).
+    static func isValidUsername(_ s: String) -> Bool {
+        !s.isEmpty && s.utf8.count <= 64 && s.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "@") }
     }
 
     static func isValidNick(_ s: String) -> Bool {

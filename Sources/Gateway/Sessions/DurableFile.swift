@@ -4,11 +4,13 @@ import NetIO
 /// Whole-file reads, complete writes and directory fsyncs for the gateway's
 /// own files in the state dir (transcripts), with the errno kept so callers
 /// can tell a full disk (ENOSPC) or a failing one (EIO) from a missing file.
+/// Symlinks are never followed (O_NOFOLLOW): whoever can write the state dir
+/// must not be able to point a transcript at another file.
 enum DurableFile {
     /// The file's bytes, or nil when it does not exist. Only a regular file is read, opened
     /// non-blocking: a FIFO planted in the state dir would otherwise block the event loop.
     static func read(_ path: String) throws(SystemCallError) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW)
         if fd < 0 {
             if errno == ENOENT { return nil }
             throw SystemCallError("open \(path)")
@@ -42,7 +44,7 @@ enum DurableFile {
     /// Appends `bytes` and makes them durable before returning. A write that
     /// fails part-way (ENOSPC) is cut off again, so the next append starts on a line of its own.
     static func append(_ path: String, _ bytes: [UInt8]) throws(SystemCallError) {
-        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw SystemCallError("open \(path)") }
         defer { close(fd) }
         let before = lseek(fd, 0, SEEK_END)
@@ -58,7 +60,10 @@ enum DurableFile {
     /// Replaces `path` atomically: temp file, fsync, rename, fsync of the directory.
     static func replace(_ path: String, with bytes: [UInt8]) throws(SystemCallError) {
         let tmp = path + ".tmp"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        // A leftover or planted entry at the temp name (a symlink whose target would be
+        // truncated) is removed, never followed, and the file is created fresh.
+        if unlink(tmp) != 0 && errno != ENOENT { throw SystemCallError("unlink \(tmp)") }
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw SystemCallError("open \(tmp)") }
         do throws(SystemCallError) {
             try writeAll(fd, bytes, path: tmp)

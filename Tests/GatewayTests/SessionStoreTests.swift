@@ -12,7 +12,7 @@ private func removeTree(_ path: String) {
     _ = path.withCString { p in system("rm -rf '\(String(cString: p))'") }
 }
 
-@Suite struct DurableFileTests {
+@Suite struct DurableFileSymlinkTests {
     @Test func aPlantedTempSymlinkIsReplacedNotFollowed() throws {
         let dir = tempDir()
         defer { removeTree(dir) }

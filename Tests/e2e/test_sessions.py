@@ -39,6 +39,13 @@ def session_gateway(make_gateway, ircd, tmp_path, allow=("alice", "bob"), **extr
     return gw
 
 
+def wait_log(gw, text, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while text not in gw.log_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert text in gw.log_text(), gw.log_text()[-2000:]
+
+
 def runs(tmp_path):
     path = tmp_path / "runs.log"
     if not path.exists():
@@ -74,10 +81,7 @@ def test_a_sender_outside_allow_from_gets_nothing_and_the_log_says_why(make_gate
     gw = session_gateway(make_gateway, ircd, tmp_path, allow=("alice",))
     mallory = observers(ircd.port, nick="mallory")
     mallory.send("PRIVMSG clawbot :give me the keys")
-    deadline = time.monotonic() + 5
-    while "ignored a message from mallory" not in gw.log_text() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert "ignored a message from mallory: mallory is not in channels.irc.allowFrom" in gw.log_text()
+    wait_log(gw, "ignored a message from mallory: mallory is not in channels.irc.allowFrom")
     time.sleep(0.3)
     assert runs(tmp_path) == [] and not any(m[0].startswith("clawbot") for m in mallory.messages)
 
@@ -89,10 +93,7 @@ def test_default_allow_from_is_nobody(make_gateway, ircd, observers, tmp_path): 
     wait_linked(gw.url)
     alice = observers(ircd.port, nick="alice")
     alice.send("PRIVMSG clawbot :hi")
-    deadline = time.monotonic() + 5
-    while "allowFrom is empty" not in gw.log_text() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert "ignored a message from alice: channels.irc.allowFrom is empty" in gw.log_text()
+    wait_log(gw, "ignored a message from alice: channels.irc.allowFrom is empty")
 
 
 def test_the_second_turn_sees_the_first_also_after_a_restart(make_gateway, ircd, observers, tmp_path):  # noqa: F811
@@ -208,10 +209,7 @@ def test_allow_from_changes_on_reload_without_relinking(make_gateway, ircd, obse
     cfg["channels"]["irc"]["allowFrom"] = ["alice", "Mallory"]
     json.dump(cfg, open(path, "w"))
     gw.proc.send_signal(signal.SIGHUP)
-    deadline = time.monotonic() + 5
-    while "allowFrom changed" not in gw.log_text() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert "channel irc: allowFrom changed" in gw.log_text()
+    wait_log(gw, "channel irc: allowFrom changed")
     assert "relinking" not in gw.log_text()
     mallory.send("PRIVMSG clawbot :now me")
     mallory.wait_for(lambda o: any(m[2].startswith("echo:now me") for m in o.messages))

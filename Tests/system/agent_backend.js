@@ -9,12 +9,17 @@ let input = "";
 process.stdin.setEncoding("utf8");
 process.stdin.on("data", (d) => { input += d; });
 process.stdin.on("end", () => {
-  if (input.includes("daemonize")) spawn("sleep", ["317"], { detached: true, stdio: "ignore" }).unref();
+  let daemon = "";
+  if (input.includes("daemonize")) {
+    const child = spawn("sleep", ["317"], { detached: true, stdio: "ignore" });
+    daemon = ` daemon ${child.pid}`;
+    child.unref();
+  }
   const file = process.env.OPENCLAW_SESSION_FILE;
   const turns = file ? fs.readFileSync(file, "utf8").split("\n").filter(Boolean).length : -1;
   // Hot enough for V8 to compile optimized machine code: a JIT needs W+X memory.
   let x = 0;
   for (let i = 0; i < 3e7; i++) x = (x + i * 7) % 1000003;
-  const reply = `node ${process.version} says: ${input.trim()} (turns ${turns}, key ${process.env.OPENCLAW_TEST_API_KEY || "none"}, ${x})`;
+  const reply = `node ${process.version} says: ${input.trim()} (turns ${turns}, key ${process.env.OPENCLAW_TEST_API_KEY || "none"}, ${x})${daemon}`;
   setTimeout(() => process.stdout.write(reply + "\n"), input.includes("slow") ? 3000 : 0);
 });

@@ -96,12 +96,13 @@ def test_node_backend_runs_as_a_transient_unit_under_the_user_unit(box):
         assert third["status"] == "ok", third
         has_cgroups = box.run(f"systemctl --user show -p ControlGroup --value openclaw-gateway-{profile}.service",
                               user=USER).stdout.strip() != ""
+        leftover = int(third["result"]["text"].rsplit(" daemon ", 1)[1])
         if has_cgroups:
-            wait_for(lambda: box.run("pgrep -f 'sleep 317'", check=False).returncode != 0, 10,
-                     what="the setsid'd leftover to die with the run's unit")
+            wait_for(lambda: box.run(f"test -e /proc/{leftover}", check=False).returncode != 0, 10,
+                     what=f"the setsid'd leftover (pid {leftover}) to die with the run's unit")
         else:
             figure("setsid'd leftover of a unit run", "not checked: this user manager has no cgroups (cgroup v1 host)")
-            box.run("pkill -f 'sleep 317'", check=False)
+            box.run(f"kill {leftover}", check=False)
         # API keys readable by others are refused, and doctor says so and fixes it.
         box.run(f"chmod 644 {state}/agent.env", user=USER)
         r = box.run(f"openclaw --profile {profile} doctor", user=USER, check=False)

@@ -305,7 +305,11 @@ final class GatewayServer {
         [
             "type": "hello-ok",
             "protocol": .int(protocolVersion),
-            "server": ["version": .string(BuildInfo.version), "connId": .string(connection.id), "host": .string(hostname)],
+            // pid, uid, profile and instanceId say *which* gateway answered: `gateway status` compares them
+            // with the unit it inspects, so another gateway on the same port is not taken for ours.
+            "server": ["version": .string(BuildInfo.version), "connId": .string(connection.id), "host": .string(hostname),
+                       "pid": .int(Int64(getpid())), "uid": .int(Int64(getuid())),
+                       "profile": .string(settings.paths.profileLabel), "instanceId": .string(log.instance)],
             "features": ["methods": .array((Methods.all.filter { methods[$0] != nil }).map(JSONValue.string)),
                          "events": .array(Events.all.map(JSONValue.string))],
             "snapshot": [

@@ -62,5 +62,13 @@ public enum GatewayClientError: Error, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The gateway's `details.code` when it refused our secret (`AUTH_TOKEN_MISMATCH`,
+    /// `AUTH_RATE_LIMITED`, …): a definite answer that retrying with the same secret will not change.
+    public var authRefusal: String? {
+        guard case .handshakeRejected(_, let error, _) = self else { return nil }
+        if let code = error.details?["code"]?.stringValue, code.hasPrefix("AUTH_") { return code }
+        return error.code == ErrorCode.forbidden.rawValue ? error.code : nil
+    }
+
     private func capitalized(_ s: String) -> String { s.prefix(1).uppercased() + s.dropFirst() }
 }

@@ -5,11 +5,18 @@ import GatewayProtocol
 
 /// Entry point of the `openclaw` executable. Returns the process exit code.
 public enum CLI {
-    /// Exit codes shared by every command; `gateway status` adds its own above these.
+    /// Exit codes shared by every command (README, docs/status-json.md, openclaw(1)); `gateway status`
+    /// uses the same numbers for its states, plus 4 and 5.
     public enum Exit {
         public static let ok: Int32 = 0
         public static let failure: Int32 = 1
         public static let usage: Int32 = 2
+        /// The profile's unit is not installed (as `gateway status` says it).
+        public static let notInstalled: Int32 = 3
+        /// Another gateway answers on the unit's address (as `gateway status` says it).
+        public static let otherGateway: Int32 = 6
+        /// The gateway is up but refuses the secret we presented.
+        public static let authRefused: Int32 = 7
     }
 
     public static func run(_ arguments: [String]) -> Int32 {

@@ -14,11 +14,14 @@ struct ClientProber: GatewayProbing {
                 identity: ClientIdentity(version: BuildInfo.version, mode: "probe"),
                 connectTimeoutMs: timeoutMs, requestTimeoutMs: timeoutMs)
         } catch {
-            return ProbeResult(url: url, ok: false, error: Self.reason(error))
+            var result = ProbeResult(url: url, ok: false, error: Self.reason(error))
+            result.authRefusal = error.authRefusal
+            return result
         }
         defer { connection.close() }
         var result = ProbeResult(url: url, ok: true)
         result.roundTripMs = connection.roundTripMs
+        result.identity = GatewayIdentity(hello: connection.hello)
         result.version = connection.hello["server"]?["version"]?.stringValue
         result.uptimeMs = connection.hello["snapshot"]?["uptimeMs"]?.intValue
         // hello-ok proves reachability; `status` only adds detail, so its failure is not the probe's.

@@ -40,7 +40,7 @@ struct GatewayCommands {
             throw CommandFailure("\(unit) is not installed as a system service: install it with `sudo openclaw "
                 + "\(flag)gateway install --system`, or leave out --system to reach your own gateway")
         } catch {
-            throw CommandFailure(error.description)
+            throw CommandFailure(error)
         }
     }
 
@@ -53,7 +53,7 @@ struct GatewayCommands {
                 url: target.url, token: target.token, password: target.password, identity: Self.identity,
                 connectTimeoutMs: timeoutMs ?? 10_000, requestTimeoutMs: timeoutMs ?? requestTimeoutMs)
         } catch {
-            throw CommandFailure(error.description)
+            throw CommandFailure(error)
         }
     }
 
@@ -69,7 +69,7 @@ struct GatewayCommands {
             return try connection.stream(method, params: params, timeoutMs: nil, onEvent: { _, _ in },
                                          onResponse: { $0["status"]?.stringValue != "accepted" })
         } catch {
-            throw CommandFailure(error.description)
+            throw CommandFailure(error)
         }
     }
 
@@ -147,7 +147,7 @@ extension GatewayCommands {
         do {
             first = try initial.call("logs.tail", params: follower.params(limit: request.limit))
         } catch {
-            throw CommandFailure(error.description)
+            throw CommandFailure(error)
         }
         let firstBatch = follower.accept(first)
         guard request.follow else {
@@ -173,11 +173,7 @@ extension GatewayCommands {
                     backoffMs = 250
                 } catch {
                     // A gateway that is back but refuses us (rotated token) will not change its mind.
-                    if case .handshakeRejected(_, let refusal, _) = error,
-                       refusal.code == ErrorCode.forbidden.rawValue
-                        || refusal.details?["code"]?.stringValue?.hasPrefix("AUTH_") == true {
-                        throw CommandFailure(error.description)
-                    }
+                    if error.authRefusal != nil { throw CommandFailure(error) }
                     sleepMs(backoffMs)
                     backoffMs = min(backoffMs * 2, 5_000)
                 }
@@ -192,7 +188,7 @@ extension GatewayCommands {
                 show(batch, json: request.json)
                 if !batch.more { sleepMs(request.intervalMs) }
             } catch {
-                if case .rpc = error { throw CommandFailure(error.description) }
+                if case .rpc = error { throw CommandFailure(error) }
                 live.close()
                 connection = nil
                 terminal.note("Lost the connection to the gateway at \(target.url); reconnecting…")
@@ -258,7 +254,7 @@ extension GatewayCommands {
                 })
         } catch {
             if streamed && !endsWithNewline && !request.json { terminal.write("\n") }
-            throw CommandFailure(error.description)
+            throw CommandFailure(error)
         }
 
         if request.json {
@@ -294,6 +290,22 @@ struct CommandFailure: Error {
     init(_ message: String, exitCode: Int32 = CLI.Exit.failure) {
         self.message = message
         self.exitCode = exitCode
+    }
+
+    /// A refusal of our secret has its own exit code (README): the gateway is up, the secret is wrong.
+    init(_ error: GatewayClientError) {
+        self.init(error.description, exitCode: error.authRefusal != nil ? CLI.Exit.authRefused : CLI.Exit.failure)
+    }
+
+    init(_ error: ServiceError) {
+        let code: Int32
+        switch error {
+        case .authRefused: code = CLI.Exit.authRefused
+        case .otherGateway: code = CLI.Exit.otherGateway
+        case .notInstalled: code = CLI.Exit.notInstalled
+        default: code = CLI.Exit.failure
+        }
+        self.init(error.description, exitCode: code)
     }
 }
 

@@ -15,7 +15,7 @@ struct ServiceCommands {
                 kind: system ? .system : .user, profile: profile, environment: environment, userName: userName)
             return GatewayService(target: target, environment: environment, prober: ClientProber())
         } catch {
-            throw CommandFailure(error.description)
+            throw CommandFailure(error)
         }
     }
 
@@ -25,7 +25,7 @@ struct ServiceCommands {
         do {
             result = try service.install(InstallOptions(force: request.force, port: request.port, token: request.token))
         } catch {
-            throw CommandFailure(error.description)
+            throw CommandFailure(error)
         }
         if request.json {
             terminal.line(document("install", service, result.json).prettyPrinted())
@@ -86,7 +86,7 @@ struct ServiceCommands {
                 return reloaded(try service.reload(), unit: unit)
             }
         } catch {
-            throw CommandFailure(error.description)
+            throw CommandFailure(error)
         }
         return CLI.Exit.ok
     }
@@ -158,7 +158,7 @@ struct ServiceCommands {
         do {
             report = try service.doctor(fix: fix)
         } catch {
-            throw CommandFailure(error.description)
+            throw CommandFailure(error)
         }
         terminal.line(DoctorText.render(report, fixRequested: fix, paint: terminal.paint))
         return report.ok ? CLI.Exit.ok : CLI.Exit.failure

@@ -16,7 +16,7 @@ enum StatusText {
         lines.append("")
         lines += service(report.service, nowUsec: nowUsec, paint: paint)
         lines.append("")
-        lines += rpc(report.rpc, paint: paint)
+        lines += rpc(report.rpc, other: report.otherGateway, paint: paint)
         if let line = report.lastErrorLine {
             lines.append("")
             lines.append("Last gateway error: \(line)")
@@ -72,18 +72,24 @@ enum StatusText {
         return lines
     }
 
-    static func rpc(_ probe: ProbeResult?, paint: (String, Terminal.Color) -> String) -> [String] {
+    static func rpc(_ probe: ProbeResult?, other: OtherGateway?, paint: (String, Terminal.Color) -> String) -> [String] {
         var lines = ["RPC"]
         guard let probe else {
             lines.append("  Probe:       skipped (--no-probe)")
             return lines
         }
         lines.append("  URL:         \(probe.url)")
-        if probe.ok {
+        if let other {
+            lines.append("  Result:      " + paint("not this unit", .red) + ": " + other.sentence)
+        } else if probe.ok {
             let rtt = probe.roundTripMs.map { " in \(formatMs($0))" } ?? ""
             lines.append("  Result:      " + paint("ok", .green) + " (hello-ok\(rtt))")
         } else {
             lines.append("  Result:      " + paint("failed", .red) + (probe.error.map { ": \($0)" } ?? ""))
+            if probe.authRefusal != nil {
+                lines.append("  Meaning:     the gateway is up, but it refuses our secret; `openclaw doctor` "
+                    + "compares the token sources")
+            }
         }
         var facts: [String] = []
         if let version = probe.version { facts.append("version \(version)") }

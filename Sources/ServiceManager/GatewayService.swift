@@ -127,6 +127,14 @@ public final class GatewayService {
         while true {
             let remaining = deadline - monotonicMs()
             let last = probe(settings, url: url, timeoutMs: max(200, min(remaining, 5_000)))
+            // A refusal and another gateway's hello-ok are definite answers: waiting will not change them.
+            if let code = last.authRefusal { throw .authRefused(url: last.url, code: code) }
+            if last.ok, let identity = last.identity,
+               let why = identity.mismatch(target: target, installed: true, mainPID: nil,
+                                           currentMainPID: { self.currentMainPID() }) {
+                throw .otherGateway(url: last.url, OtherGateway(
+                    identity: identity, reason: why, unit: identity.pid.flatMap(GatewayIdentity.unit(ofPID:))))
+            }
             if last.ok { return last }
             if remaining <= 0 { throw .notReady(url: last.url, error: last.error ?? "no answer") }
             // Stop waiting early when systemd already gave up on the service.

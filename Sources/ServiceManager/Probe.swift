@@ -18,6 +18,11 @@ public struct ProbeResult: Sendable, Equatable {
     public var channels: JSONValue?
     /// The `reload` object of `status`: how many reloads the gateway handled and how the last ended.
     public var reload: ReloadOutcome?
+    /// Who answered hello-ok (nil from a gateway that does not say).
+    public var identity: GatewayIdentity?
+    /// The gateway answered but refused our secret: its `details.code` (`AUTH_TOKEN_MISMATCH`, …).
+    /// A definite answer: waiting longer will not change it.
+    public var authRefusal: String?
 
     public init(url: String, ok: Bool, error: String? = nil) {
         self.url = url

@@ -22,6 +22,10 @@ public enum ServiceError: Error, Sendable, CustomStringConvertible {
     case locked(StateLock.Failure)
     /// The service is installed but not running (reload needs a running gateway).
     case notRunning(unit: String)
+    /// The gateway answered but refused the secret we presented (`code`: its `AUTH_*` detail).
+    case authRefused(url: String, code: String)
+    /// Someone else's gateway answers on the unit's address.
+    case otherGateway(url: String, OtherGateway)
 
     public var description: String {
         switch self {
@@ -43,6 +47,12 @@ public enum ServiceError: Error, Sendable, CustomStringConvertible {
         case .notRunning(let unit):
             return "\(unit) is not running, so there is nothing to reload; `openclaw gateway start` starts it "
                 + "with the current configuration"
+        case .authRefused(let url, let code):
+            return "the gateway at \(url) is up, but it refuses our secret (\(code)); `openclaw doctor` shows "
+                + "which token the gateway checks and `openclaw doctor --fix` makes the CLI use it"
+        case .otherGateway(let url, let other):
+            return "at \(url) \(other.sentence); stop that gateway or give this profile another port "
+                + "(`openclaw gateway install --force --port N`)"
         }
     }
 }

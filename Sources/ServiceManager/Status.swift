@@ -31,6 +31,11 @@ public enum StatusExit: Int32, Sendable {
     case notRunning = 4
     /// Active according to systemd, but the gateway does not answer.
     case unreachable = 5
+    /// A gateway answers on the unit's address, but it is not this unit's
+    /// process (another profile, user or foreground run holds the port).
+    case otherGateway = 6
+    /// The gateway answers but refuses the secret this CLI presents.
+    case authRefused = 7
 }
 
 /// The supervisor half of `status` (S5): the unit as systemd sees it.
@@ -109,7 +114,7 @@ public struct ServiceSection: Sendable {
 
 public struct StatusReport: Sendable {
     /// Version of the JSON schema (docs/status-json.md); bumped only for additions.
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
     public var exitCode: StatusExit
     public var profile: String
     public var configPath: String
@@ -121,6 +126,8 @@ public struct StatusReport: Sendable {
     public var rpc: ProbeResult?
     /// The gateway's last error line from the journal, when it is active but does not answer (S7).
     public var lastErrorLine: String?
+    /// Set when whoever answered the probe is not this unit's gateway.
+    public var otherGateway: OtherGateway?
     /// With --deep: every gateway-like unit found on either manager.
     public var gateways: [FoundGateway]?
     /// Other gateways this config did not install, named (S9), and other advice.
@@ -155,11 +162,21 @@ extension GatewayService {
         var configError: String?
         var settings = GatewaySettings(paths: target.paths)
         do { settings = try self.settings() } catch { configError = error.description }
-        let url = options.url ?? section.listen.first.map(Self.probeURL(listenAddress:)) ?? settings.clientURL
+        // An explicit address (--url, OPENCLAW_GATEWAY_URL) is probed as given; whoever answers
+        // there is what the user asked about, so only the unit's own address gets the identity check.
+        let explicitURL = options.url ?? environment["OPENCLAW_GATEWAY_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        let url = explicitURL ?? section.listen.first.map(Self.probeURL(listenAddress:)) ?? settings.clientURL
         let rpc = options.probe ? probe(settings, url: url, timeoutMs: options.probeTimeoutMs) : nil
+        var otherGateway: OtherGateway?
+        if explicitURL == nil, let answered = rpc, answered.ok, let identity = answered.identity,
+           let why = identity.mismatch(target: target, installed: section.installed, mainPID: section.mainPID,
+                                       currentMainPID: { self.currentMainPID() }) {
+            otherGateway = OtherGateway(identity: identity, reason: why, unit: identity.pid.flatMap(GatewayIdentity.unit(ofPID:)))
+        }
         var warnings: [String] = []
         var lastErrorLine: String?
-        if let rpc, !rpc.ok, section.isActive || section.activeState == "failed" || section.socketActiveState == "failed" {
+        if let rpc, !rpc.ok || otherGateway != nil,
+           section.isActive || section.activeState == "failed" || section.socketActiveState == "failed" {
             lastErrorLine = lastJournalError(scope: section.scope)
         }
         if section.needDaemonReload {
@@ -182,8 +199,14 @@ extension GatewayService {
         }
 
         let exit: StatusExit
-        if rpc?.ok == true {
+        if configError != nil {
+            exit = .error
+        } else if otherGateway != nil {
+            exit = .otherGateway
+        } else if rpc?.ok == true {
             exit = .running
+        } else if rpc?.authRefusal != nil {
+            exit = .authRefused
         } else if managerError != nil && !section.installed {
             exit = .error
         } else if !section.installed {
@@ -195,7 +218,13 @@ extension GatewayService {
         }
         return StatusReport(exitCode: exit, profile: target.paths.profileLabel, configPath: target.paths.configPath,
                             configError: configError, probeTarget: url, service: section, rpc: rpc,
-                            lastErrorLine: lastErrorLine, gateways: gateways, warnings: warnings)
+                            lastErrorLine: lastErrorLine, otherGateway: otherGateway, gateways: gateways,
+                            warnings: warnings)
+    }
+
+    /// MainPID now (after a probe that may have activated the service); nil when it cannot be read.
+    func currentMainPID() -> UInt32? {
+        (try? withManager { (m) throws(SystemdError) in try m.unit(target.serviceUnit) })??.mainPID
     }
 
     func serviceSection() throws(ServiceError) -> ServiceSection {

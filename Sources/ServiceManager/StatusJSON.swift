@@ -20,6 +20,7 @@ extension StatusReport {
         o["lastErrorLine"] = lastErrorLine.json
         o["gateways"] = gateways.map { .array($0.map(\.json)) } ?? .null
         o["warnings"] = .array(warnings.map(JSONValue.string))
+        o["otherGateway"] = otherGateway.map(\.json) ?? .null
         return .object(o)
     }
 }
@@ -33,6 +34,8 @@ extension StatusExit {
         case .notInstalled: "not-installed"
         case .notRunning: "not-running"
         case .unreachable: "unreachable"
+        case .otherGateway: "other-gateway"
+        case .authRefused: "auth-refused"
         }
     }
 }
@@ -78,6 +81,8 @@ extension ProbeResult {
         o["clients"] = clients.map(JSONValue.int) ?? .null
         o["activation"] = activation.json
         o["channels"] = channels ?? .null
+        o["identity"] = identity.map(\.json) ?? .null
+        o["authRefusal"] = authRefusal.json
         return .object(o)
     }
 }

@@ -1,0 +1,108 @@
+"""Diagnostics never lie (issue 9): status, restart and friends say who answered
+and why a command failed, with the documented exit codes.
+
+Profile "twin" on port 18820: alice's user gateway, and a system unit of the
+same profile (run as alice, so the same state directory and token) whose
+socket cannot bind because alice's gateway holds the port. Profile "twin" is
+removed from both managers at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from conftest import USER
+
+PROFILE, PORT = "twin", 18820
+STATE = f"/home/{USER}/.openclaw-{PROFILE}"
+UNIT = f"openclaw-gateway-{PROFILE}"
+
+
+def alice(box, args: str, env: str = ""):
+    return box.run(f"{env} openclaw --profile {PROFILE} {args}", user=USER, check=False)
+
+
+def root(box, args: str):
+    return box.run(f"openclaw --profile {PROFILE} {args}", check=False)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def twin(box):
+    box.run(f"umask 077 && mkdir -p {STATE} && printf '{{\"gateway\":{{\"port\":{PORT}}}}}' > {STATE}/openclaw.json",
+            user=USER)
+    yield
+    root(box, "gateway uninstall --system")
+    alice(box, "gateway uninstall")
+    box.run(f"rm -rf {STATE}", check=False)
+
+
+@pytest.fixture(scope="module")
+def user_gateway_holds_the_port(box):
+    """The system unit installed and stopped, then alice's user gateway of the same profile on its port,
+    then the system socket started: it fails (address in use) while alice's gateway answers there."""
+    r = root(box, f"gateway install --system --user-name {USER} --port {PORT}")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert root(box, "gateway stop --system").returncode == 0
+    r = alice(box, f"gateway install --port {PORT}")
+    assert r.returncode == 0, r.stdout + r.stderr
+    box.run(f"systemctl start {UNIT}.socket", check=False)
+    state = box.run(f"systemctl show -p ActiveState --value {UNIT}.socket").stdout.strip()
+    assert state == "failed", state
+    user_pid = int(box.run(f"systemctl --user show -p MainPID --value {UNIT}.service", user=USER).stdout)
+    if user_pid == 0:  # socket-activated and idle: one connection starts it
+        alice(box, "gateway status")
+        user_pid = int(box.run(f"systemctl --user show -p MainPID --value {UNIT}.service", user=USER).stdout)
+    assert user_pid > 0
+    return user_pid
+
+
+def test_status_names_another_gateway_instead_of_false_green(box, user_gateway_holds_the_port):
+    user_pid = user_gateway_holds_the_port
+    r = root(box, "gateway status --system --json")
+    doc = json.loads(r.stdout)
+    print(json.dumps(doc, indent=2))
+    assert r.returncode == 6 and doc["state"] == "other-gateway" and doc["exitCode"] == 6, doc
+    assert doc["service"]["scope"] == "system" and doc["service"]["socketActiveState"] == "failed"
+    other = doc["otherGateway"]
+    assert other["pid"] == user_pid and other["unit"].startswith(f"{UNIT}.service (user unit of {USER})"), other
+    assert doc["rpc"]["identity"]["pid"] == user_pid and doc["rpc"]["identity"]["profile"] == PROFILE
+
+    text = root(box, "gateway status --system")
+    print(text.stdout)
+    assert text.returncode == 6
+    assert "another gateway answers on this address" in text.stdout and f"pid {user_pid}" in text.stdout
+    assert "Result:      ok" not in text.stdout
+
+    # The user's own view of the same gateway is green, and the identity check costs no round trip.
+    code = alice(box, "gateway status --json")
+    assert code.returncode == 0 and json.loads(code.stdout)["otherGateway"] is None, code.stdout
+    # start --system does not wait 30 s for hello-ok from the wrong gateway either.
+    started = time.monotonic()
+    r = root(box, "gateway start --system")
+    assert r.returncode != 0 and time.monotonic() - started < 10, r.stdout + r.stderr
+    root(box, "gateway uninstall --system")
+    box.run(f"systemctl reset-failed {UNIT}.socket {UNIT}.service", check=False)
+
+
+def test_auth_refusal_is_a_definite_answer(box, user_gateway_holds_the_port):
+    wrong = "OPENCLAW_GATEWAY_TOKEN=not-the-token"
+    started = time.monotonic()
+    r = alice(box, "gateway restart", env=wrong)
+    took = time.monotonic() - started
+    print(r.stdout, r.stderr, f"{took:.1f}s")
+    assert r.returncode == 7 and took < 10, (r.returncode, took, r.stderr)
+    assert "is up, but it refuses our secret" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+    r = alice(box, "gateway status --json", env=wrong)
+    doc = json.loads(r.stdout)
+    assert r.returncode == 7 and doc["state"] == "auth-refused", doc
+    assert doc["rpc"]["authRefusal"] == "AUTH_TOKEN_MISMATCH", doc["rpc"]
+    assert "refuses our secret" in alice(box, "gateway status", env=wrong).stdout
+
+    r = alice(box, "gateway health", env=wrong)
+    assert r.returncode == 7, r.stderr
+    # The right secret still gets in (the refusals above were all from this one client).
+    assert alice(box, "gateway health").returncode == 0

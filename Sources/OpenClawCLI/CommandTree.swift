@@ -18,11 +18,13 @@ enum CommandTree {
             + "--token), not your own config.")
 
     static let rpcNotes = """
-        Fails within 2 seconds, naming the URL it tried, when no gateway answers.
+        Fails within 2 seconds, naming the URL it tried, when no gateway answers; exits 7 when
+        the gateway answers but refuses the token or password.
         """
 
     static let serviceNotes = """
-        Exit codes: 0 done, 1 failed (the error says why and what to run), 2 usage error.
+        Exit codes: 0 done, 1 failed (the error says why and what to run), 2 usage error, 3 not installed,
+        6 another gateway answers on the unit's address, 7 the gateway is up but refuses our secret.
         """
 
     private static let runOptions: [OptionSpec] = [
@@ -115,7 +117,8 @@ enum CommandTree {
         notes: """
             Exit codes: 0 running and reachable (with --no-probe: active), 1 status could not be determined
             (no systemd manager, broken config), 2 usage error, 3 not installed, 4 installed but not running,
-            5 active but the gateway does not answer.
+            5 active but the gateway does not answer, 6 another gateway (not this unit's process) answers
+            on its address, 7 the gateway answers but refuses our token or password.
             --json prints one document; its schema is in /usr/share/doc/openclaw/status-json.md.
             """
         )
@@ -249,11 +252,17 @@ enum CommandTree {
     /// The exit codes of every command; which command uses which is in its own --help.
     static let exitCodes: [(code: Int32, meaning: String)] = [
         (0, "Success; for status: running and reachable."),
-        (1, "Failure; the error on stderr names the cause and the command to run next."),
+        (1, "Failure; the error on stderr names the cause and the command to run next. For status: it could not "
+            + "be determined (no systemd manager, broken configuration)."),
         (2, "Usage error: an unknown command or option, or a bad value."),
-        (3, "status: the gateway is not installed."),
+        (3, "The profile's unit is not installed (status; also start, stop, restart, uninstall and --system RPC "
+            + "commands)."),
         (4, "status: installed but not running."),
         (5, "status: active, but the gateway does not answer."),
+        (6, "Another gateway (not the unit's main process) answers on the unit's address (status, start, restart, "
+            + "install)."),
+        (7, "The gateway is up but refuses our token or password (status, start, restart, install and every command "
+            + "that talks to the gateway)."),
     ]
 
     static let examples: [(command: String, what: String)] = [

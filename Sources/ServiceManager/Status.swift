@@ -177,7 +177,7 @@ extension GatewayService {
         var lastErrorLine: String?
         if let rpc, !rpc.ok || otherGateway != nil,
            section.isActive || section.activeState == "failed" || section.socketActiveState == "failed" {
-            lastErrorLine = lastJournalError(scope: section.scope)
+            lastErrorLine = lastJournalError()
         }
         if section.needDaemonReload {
             warnings.append("a unit file changed on disk since systemd read it: run `openclaw gateway install --force`")
@@ -232,19 +232,5 @@ extension GatewayService {
             (try m.unit(target.serviceUnit), try m.unit(target.socketUnit))
         }
         return ServiceSection(scope: target.kind, target: target, service: service, socket: socket)
-    }
-
-    /// The newest error (or, failing that, newest) line about the gateway:
-    /// what the service printed, or what the manager said about either unit
-    /// (a socket that cannot bind is only explained there). nil when the
-    /// journal cannot be read.
-    func lastJournalError(scope: ServiceKind) -> String? {
-        let (own, about) = scope == .user ? ("_SYSTEMD_USER_UNIT", "USER_UNIT") : ("_SYSTEMD_UNIT", "UNIT")
-        let matches = ["\(own)=\(target.serviceUnit)", "\(about)=\(target.serviceUnit)", "\(about)=\(target.socketUnit)"]
-        let lines = matches.flatMap { match -> [JournalLine] in
-            guard let reader = try? JournalReader(matches: [match]) else { return [] }
-            return (try? reader.tail(limit: 20)) ?? []
-        }.sorted { $0.realtimeUsec < $1.realtimeUsec }
-        return (lines.last { $0.priority <= 3 } ?? lines.last)?.message
     }
 }

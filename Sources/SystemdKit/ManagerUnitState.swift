@@ -15,6 +15,14 @@ public struct UnitState: Sendable, Equatable {
     /// Wall-clock µs since the epoch when the unit last became active; nil if never.
     public var activeEnterTimestamp: UInt64?
     public var inactiveEnterTimestamp: UInt64?
+    /// When the unit last left the inactive/failed state (the start of its latest run); nil if never.
+    public var inactiveExitTimestamp: UInt64?
+    /// The latest activation's id (32 hex digits; "" before the first start): the manager's lines about
+    /// the unit carry it as INVOCATION_ID / USER_INVOCATION_ID, the service's own as _SYSTEMD_INVOCATION_ID.
+    public var invocationID: String
+    /// Service units: `Environment=` entries ("KEY=value"), and `LoadCredential=` as id → path.
+    public var environment: [String]
+    public var loadCredentials: [String: String]
     /// Service units only: nil when no main process runs.
     public var mainPID: UInt32?
     public var nRestarts: UInt32?
@@ -52,6 +60,17 @@ public struct UnitState: Sendable, Equatable {
         needDaemonReload = p["NeedDaemonReload"]?.bool ?? false
         activeEnterTimestamp = (p["ActiveEnterTimestamp"]?.uint64).flatMap { $0 == 0 ? nil : $0 }
         inactiveEnterTimestamp = (p["InactiveEnterTimestamp"]?.uint64).flatMap { $0 == 0 ? nil : $0 }
+        inactiveExitTimestamp = (p["InactiveExitTimestamp"]?.uint64).flatMap { $0 == 0 ? nil : $0 }
+        let hex = Array("0123456789abcdef".utf8)
+        let idBytes = (p["InvocationID"]?.array ?? []).compactMap { $0.int64.map { UInt8(truncatingIfNeeded: $0) } }
+        invocationID = idBytes.allSatisfy({ $0 == 0 }) ? ""
+            : String(decoding: idBytes.flatMap { [hex[Int($0 >> 4)], hex[Int($0 & 15)]] }, as: UTF8.self)
+        environment = p["Environment"]?.strings ?? []
+        var credentials: [String: String] = [:]
+        for entry in p["LoadCredential"]?.array ?? [] {
+            if let t = entry.tuple, t.count == 2, let id = t[0].string, let path = t[1].string { credentials[id] = path }
+        }
+        loadCredentials = credentials
         mainPID = (p["MainPID"]?.int64).flatMap { $0 <= 0 ? nil : UInt32(truncatingIfNeeded: $0) }
         nRestarts = (p["NRestarts"]?.int64).map { UInt32(truncatingIfNeeded: $0) }
         execMainCode = (p["ExecMainCode"]?.int64).map { Int32(truncatingIfNeeded: $0) }

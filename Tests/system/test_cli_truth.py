@@ -69,6 +69,8 @@ def test_status_names_another_gateway_instead_of_false_green(box, user_gateway_h
     other = doc["otherGateway"]
     assert other["pid"] == user_pid and other["unit"].startswith(f"{UNIT}.service (user unit of {USER})"), other
     assert doc["rpc"]["identity"]["pid"] == user_pid and doc["rpc"]["identity"]["profile"] == PROFILE
+    # S7: the specific cause from the socket's latest run, not systemd's generic "Failed to listen".
+    assert f"Failed to create listening socket (127.0.0.1:{PORT}): Address already in use" in doc["lastErrorLine"], doc
 
     text = root(box, "gateway status --system")
     print(text.stdout)

@@ -163,13 +163,18 @@ enum CommandTree {
             .flag("follow", "Keep printing new lines; survives gateway restarts."),
             .value("limit", "N", "How many recent lines to start with (1-5000, default: 200)."),
             .value("interval", "MS", "With --follow: how often to poll, in milliseconds (default: 1000)."),
+            .value("since", "TIME", "Only lines from this time on: 10m, 2h, 1d ago, or 'YYYY-MM-DD HH:MM[:SS]' (UTC)."),
+            .value("priority", "LEVEL", "Only lines at this level or worse: err, warning, notice, info, debug or 0-7."),
+            .value("grep", "REGEX", "Only lines matching this regular expression (case-insensitive when all lowercase)."),
             timeout, json, url, token, rpcSystem,
         ],
         notes: """
-            --json prints the logs.tail result ({source, cursor, lines}) as one document; with --follow,
-            one JSON object per line instead: {"line": …, "cursor": …}, the cursor being where to resume.
-            While following, a lost gateway is waited for (backoff up to 5 s) and the tail resumes after the
-            last line shown.
+            --json prints the logs.tail result ({source, cursor, lines, cursors}) as one document; with
+            --follow, one JSON object per line instead: {"line": …, "cursor": …}, the cursor being that
+            line's own, where to resume. While following, a lost gateway is waited for (backoff up to 5 s)
+            and the tail resumes after the last line shown.
+            When the gateway does not answer, the lines are read from the journal directly (the same
+            entries logs.tail serves) and a note on stderr says so.
 
             """ + rpcNotes)
 

@@ -1,3 +1,4 @@
+import Gateway
 import JSONCore
 import OpenClawConfig
 
@@ -86,7 +87,8 @@ public struct Invocation: Sendable, Equatable {
         case ["logs"]:
             return .logs(try values.target(), LogsRequest(
                 follow: p.flag("follow"), limit: try values.integer("limit", in: 1...5000) ?? 200,
-                intervalMs: try values.integer("interval", in: 50...60_000) ?? 1000, json: p.flag("json")))
+                intervalMs: try values.integer("interval", in: 50...60_000) ?? 1000, json: p.flag("json"),
+                filter: try values.logFilter()))
         case ["message", "send"]:
             guard let target = p.value("target"), !target.isEmpty else { throw values.error("--target is required") }
             let media = p.all("media")
@@ -154,6 +156,29 @@ private struct Values {
         return RPCTarget(url: try url(), token: parsed.value("token"), system: parsed.flag("system"), timeoutMs: timeoutMs)
     }
 
+    func logFilter() throws(UsageError) -> LogFilter {
+        var filter = LogFilter()
+        if let since = parsed.value("since") {
+            guard let usec = LogFilter.parseSince(since, nowUsec: LogFilter.nowUsec()) else {
+                throw error("--since must be like 10m, 2h, 1d or 'YYYY-MM-DD HH:MM[:SS]' (UTC), not '\(since)'")
+            }
+            filter.sinceUsec = usec
+        }
+        if let name = parsed.value("priority") {
+            guard let level = JournalView.priority(named: name) else {
+                throw error("--priority must be emerg, alert, crit, err, warning, notice, info, debug or 0-7, not '\(name)'")
+            }
+            filter.maxPriority = level
+        }
+        if let pattern = parsed.value("grep") {
+            guard LogFilter.regex(pattern) != nil else {
+                throw error("--grep is not a valid regular expression: '\(pattern)'")
+            }
+            filter.grep = pattern
+        }
+        return filter
+    }
+
     func jsonParams() throws(UsageError) -> JSONValue {
         guard let text = parsed.value("params") else { return [:] }
         do {
@@ -206,6 +231,7 @@ public struct LogsRequest: Sendable, Equatable {
     public var limit: Int
     public var intervalMs: Int
     public var json: Bool
+    public var filter = LogFilter()
 }
 
 public struct SendRequest: Sendable, Equatable {

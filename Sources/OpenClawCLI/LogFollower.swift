@@ -12,6 +12,8 @@ struct LogFollower {
     /// What one `logs.tail` answer means for the output.
     struct Batch: Equatable {
         var lines: [String]
+        /// Each line's own cursor (empty from a gateway that sends only the page's).
+        var cursors: [String]
         var cursor: String?
         /// The gateway did not know our cursor (another instance's memory ring, a vacuumed journal).
         var reset: Bool
@@ -22,6 +24,11 @@ struct LogFollower {
     /// Lines per poll while following; with `maxBytes` at the protocol's maximum a page rarely gets cut.
     static let pageLimit = 1000
     static let maxBytes = 1_000_000
+
+    /// Continue after a cursor found elsewhere (the journal read directly while the gateway was down).
+    mutating func resume(after cursor: String?) {
+        if let cursor { self.cursor = cursor }
+    }
 
     /// Parameters of the next poll.
     func params(limit: Int) -> JSONValue {
@@ -37,8 +44,9 @@ struct LogFollower {
         let hadCursor = cursor != nil
         if let next = payload["cursor"]?.stringValue, !next.isEmpty { cursor = next }
         let truncated = payload["truncated"]?.boolValue ?? false
+        let cursors = (payload["cursors"]?.arrayValue ?? []).compactMap(\.stringValue)
         return Batch(
-            lines: lines, cursor: cursor, reset: hadCursor && (payload["reset"]?.boolValue ?? false),
+            lines: lines, cursors: cursors.count == lines.count ? cursors : [], cursor: cursor, reset: hadCursor && (payload["reset"]?.boolValue ?? false),
             more: hadCursor && (truncated || lines.count >= Self.pageLimit))
     }
 }

@@ -69,6 +69,21 @@ public final class JournalReader {
         return lines.reversed()
     }
 
+    /// The last `limit` entries that `keep` accepts, none older than `notBeforeUsec` (oldest first):
+    /// walks back from the tail, so a filter that matches rarely still ends at the time bound.
+    public func tail(limit: Int, notBeforeUsec: UInt64, where keep: (JournalLine) -> Bool) throws(SystemdError)
+        -> [JournalLine]
+    {
+        try check("sd_journal_seek_tail", sd_journal_seek_tail(journal))
+        var lines: [JournalLine] = []
+        while lines.count < limit, try check("sd_journal_previous", sd_journal_previous(journal)) > 0 {
+            let line = try currentLine()
+            if line.realtimeUsec < notBeforeUsec { break }
+            if keep(line) { lines.append(line) }
+        }
+        return lines.reversed()
+    }
+
     /// Entries strictly after `cursor` (sd_journal_seek_cursor + sd_journal_test_cursor to skip the
     /// entry itself), up to limit; `reset` true when the cursor is no longer in the journal
     /// (rotated/vacuumed) and reading restarted at the tail.

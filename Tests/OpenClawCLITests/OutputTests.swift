@@ -115,8 +115,8 @@ private func plain(_ text: String, _ color: Terminal.Color) -> String { text }
 
     @Test func laterPollsResumeFromTheCursor() {
         var follower = LogFollower()
-        let first = follower.accept(["source": "journal", "cursor": "c1", "lines": ["a", "b"]])
-        #expect(first == .init(lines: ["a", "b"], cursor: "c1", reset: false, more: false))
+        let first = follower.accept(["source": "journal", "cursor": "c1", "lines": ["a", "b"], "cursors": ["c0", "c1"]])
+        #expect(first == .init(lines: ["a", "b"], cursors: ["c0", "c1"], cursor: "c1", reset: false, more: false))
         #expect(follower.params(limit: 20) == ["cursor": "c1", "limit": 1000, "maxBytes": 1_000_000])
         // Nothing new: the cursor stays where it was.
         _ = follower.accept(["cursor": "c1", "lines": []])

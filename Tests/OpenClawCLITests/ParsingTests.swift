@@ -318,3 +318,25 @@ private func usageError(_ line: String) -> UsageError? {
         #expect(usageError("agent --message hi --timeout 0")?.message.contains("--timeout") == true)
     }
 }
+
+@Suite struct LogFilterTests {
+    @Test func sinceTakesDurationsAndUTCTimes() {
+        let now: UInt64 = 1_800_000_000_000_000
+        #expect(LogFilter.parseSince("10m", nowUsec: now) == now - 600_000_000)
+        #expect(LogFilter.parseSince("2d", nowUsec: now) == now - 172_800_000_000)
+        #expect(LogFilter.parseSince("2026-11-29 20:00", nowUsec: now) == 1_795_982_400_000_000)
+        #expect(LogFilter.parseSince("2026-11-29T20:00:30Z", nowUsec: now) == 1_795_982_430_000_000)
+        #expect(LogFilter.parseSince("yesterday-ish", nowUsec: now) == nil)
+    }
+
+    @Test func linesAreFilteredByLevelTimeAndPattern() throws {
+        let invocation = try parse("logs --priority warning --grep refused --since 2026-11-29T20:00")
+        guard case .logs(_, let request) = invocation.action else { Issue.record("not logs"); return }
+        let matcher = request.filter.matcher()
+        #expect(request.filter.accepts(line: "2026-11-29T21:00:00.000Z WARN auth REFUSED: x", matcher: matcher))
+        #expect(!request.filter.accepts(line: "2026-11-29T21:00:00.000Z INFO auth refused", matcher: matcher))
+        #expect(!request.filter.accepts(line: "2026-11-29T19:00:00.000Z ERROR auth refused", matcher: matcher))
+        #expect(!request.filter.accepts(line: "2026-11-29T21:00:00.000Z ERROR bind failed", matcher: matcher))
+        #expect(throws: UsageError.self) { try parse("logs --grep (") }
+    }
+}

@@ -137,3 +137,54 @@ def test_follow_across_restart_shows_each_line_once(box):
             box.run(f"kill {pid}", check=False)
         follower.wait(timeout=10)
         print(box.run(f"cat {out} {err}; rm -rf {FOLLOW_DIR}", check=False).stdout)
+
+
+def test_every_line_has_its_own_cursor_and_a_long_line_never_stalls(box):
+    for i in range(3):
+        system_event(box, f"cursor-{i}")
+    doc = json.loads(cli(box, "gateway call logs.tail --params '{\"limit\":20}' --json", check=True).stdout)
+    assert len(doc["cursors"]) == len(doc["lines"]) == len(set(doc["cursors"])), doc
+    assert doc["cursors"][-1] == doc["cursor"]
+    # Resuming from any line's cursor gives exactly the lines after it.
+    middle = len(doc["lines"]) // 2
+    params = json.dumps({"cursor": doc["cursors"][middle], "limit": 100})
+    after = json.loads(cli(box, f"gateway call logs.tail --params '{params}' --json", check=True).stdout)["lines"]
+    assert after[:len(doc["lines"]) - middle - 1] == doc["lines"][middle + 1:], (after, doc["lines"])
+
+    # A line longer than maxBytes is cut and marked; the cursor moves past it (issue 14, item 17).
+    system_event(box, "x" * 400)
+    seen, cursor = [], doc["cursor"]
+    for _ in range(20):
+        page = json.loads(cli(box, "gateway call logs.tail --params "
+                                   f"'{json.dumps({'cursor': cursor, 'limit': 100, 'maxBytes': 120})}' --json",
+                              check=True).stdout)
+        if not page["lines"]:
+            break
+        assert page["cursor"] != cursor, page
+        cursor = page["cursor"]
+        seen += page["lines"]
+    long = [line for line in seen if "xxxxxxxx" in line]
+    assert long and all(len(line.encode()) <= 120 and "[cut: " in line for line in long), seen
+
+
+def test_logs_when_the_gateway_is_down_read_the_journal(box):
+    system_event(box, "down-marker")
+    wait_for(lambda: "down-marker" in cli(box, "logs --limit 30").stdout, 5, what="down-marker in the journal")
+    cli(box, "gateway stop", check=True)
+    try:
+        r = cli(box, "logs --limit 50")
+        print(r.stdout, r.stderr)
+        assert r.returncode == 0 and "read from the journal directly" in r.stderr, r.stderr
+        lines = r.stdout.splitlines()
+        assert any(line.endswith("system event: down-marker") for line in lines) and all(LINE.match(l) for l in lines)
+
+        r = cli(box, "logs --grep 'down-m.rker' --since 1h")
+        assert r.returncode == 0 and [l for l in r.stdout.splitlines()] and \
+            all("down-marker" in l for l in r.stdout.splitlines()), r.stdout
+        r = cli(box, "logs --priority warning --limit 50")
+        assert r.returncode == 0 and " INFO " not in r.stdout, r.stdout
+        doc = json.loads(cli(box, "logs --json --limit 5", check=True).stdout)
+        assert doc["source"] == "journal" and doc["direct"] is True and len(doc["cursors"]) == len(doc["lines"])
+        assert cli(box, "logs --since yesterday-ish").returncode == 2
+    finally:
+        cli(box, "gateway start", check=True)

@@ -76,7 +76,7 @@ public enum CLI {
             return try services.uninstall(system: system, purge: purge, json: json)
         case .rotateToken(let system): return try services.rotateToken(system: system)
         case .status(let request): return try services.status(request)
-        case .doctor(let fix, let system): return try services.doctor(fix: fix, system: system)
+        case .doctor(let request): return try services.doctor(request)
         case .health(let target, let json): return try rpc.health(target, json: json)
         case .call(let target, let request): return try rpc.call(target, request)
         case .logs(let target, let request): return try rpc.logs(target, request)

@@ -126,12 +126,12 @@ enum CommandTree {
     private static let doctorOptions: [OptionSpec] = [
         .flag("fix", "Apply the fixes and report what changed."),
         .flag("repair", "Same as --fix (upstream's spelling)."),
+        json,
         system,
     ]
     static let gatewayDoctor = CommandSpec(
         ["gateway", "doctor"], "Audit the installed service against the recommended setup (same as 'openclaw doctor').",
-        options: doctorOptions,
-        notes: "Exits non-zero while problems remain.")
+        options: doctorOptions, notes: doctorNotes)
     static let health = healthCommand(["gateway", "health"])
     /// `openclaw health`, the spelling upstream's users type.
     static let topHealth = healthCommand(["health"])
@@ -224,8 +224,11 @@ enum CommandTree {
 
     static let doctor = CommandSpec(
         ["doctor"], "Audit the installed service, config and token, and migrate legacy installs.",
-        options: doctorOptions,
-        notes: "Exits non-zero while problems remain.")
+        options: doctorOptions, notes: doctorNotes)
+    private static let doctorNotes = """
+        Exits 1 while problems remain or when a fix failed. Lists what it checked and found fine.
+        --json prints one document; its schema is in docs/cli-json.md.
+        """
 
     static let completion = CommandSpec(
         ["completion"], "Print the shell completion script for bash, zsh or fish.",

@@ -35,10 +35,9 @@ struct GatewayCommands {
             let endpoint = try service.endpoint(url: override.url, token: override.token)
             return GatewayTarget(url: endpoint.url, token: endpoint.token, password: endpoint.password,
                                  configPath: endpoint.configPath)
-        } catch .notInstalled(let unit) {
-            let flag = service.target.paths.profile.map { "--profile \($0) " } ?? ""
-            throw CommandFailure("\(unit) is not installed as a system service: install it with `sudo openclaw "
-                + "\(flag)gateway install --system`, or leave out --system to reach your own gateway")
+        } catch .notInstalled(let unit, let install) {
+            throw CommandFailure("\(unit) is not installed as a system service: install it with `sudo \(install)`, "
+                + "or leave out --system to reach your own gateway", exitCode: CLI.Exit.notInstalled)
         } catch {
             throw CommandFailure(error)
         }

@@ -19,7 +19,7 @@ public struct Invocation: Sendable, Equatable {
         case uninstall(system: Bool, purge: Bool, json: Bool)
         case rotateToken(system: Bool)
         case status(StatusRequest)
-        case doctor(fix: Bool, system: Bool)
+        case doctor(DoctorRequest)
         case health(RPCTarget, json: Bool)
         case call(RPCTarget, CallRequest)
         case logs(RPCTarget, LogsRequest)
@@ -77,7 +77,8 @@ public struct Invocation: Sendable, Equatable {
                 url: try values.url(), deep: p.flag("deep"), probe: !p.flag("no-probe"), json: p.flag("json"),
                 system: p.flag("system"), probeTimeoutMs: try values.timeout()))
         case ["gateway", "doctor"], ["doctor"]:
-            return .doctor(fix: p.flag("fix") || p.flag("repair"), system: p.flag("system"))
+            return .doctor(DoctorRequest(fix: p.flag("fix") || p.flag("repair"), system: p.flag("system"),
+                                         json: p.flag("json")))
         case ["gateway", "health"], ["health"]:
             return .health(try values.target(), json: p.flag("json"))
         case ["gateway", "call"]:
@@ -216,6 +217,12 @@ public struct StatusRequest: Sendable, Equatable {
     public var system: Bool
     /// `--timeout MS` for the RPC probe (nil: its default).
     public var probeTimeoutMs: Int?
+}
+
+public struct DoctorRequest: Sendable, Equatable {
+    public var fix: Bool
+    public var system: Bool
+    public var json = false
 }
 
 public struct CallRequest: Sendable, Equatable {

@@ -94,7 +94,13 @@ struct ServiceCommands {
     func uninstall(system: Bool, purge: Bool, json: Bool) throws(CommandFailure) -> Int32 {
         let service = try service(system: system)
         let result: UninstallResult
-        do { result = try service.uninstall(purge: purge) } catch { throw CommandFailure(error.description) }
+        do { result = try service.uninstall(purge: purge) } catch .notInstalled {
+            throw CommandFailure("\(service.target.serviceUnit) is not installed on the systemd "
+                + "\(service.target.kind.rawValue) manager: nothing to uninstall "
+                + "(`\(service.target.command("gateway status"))` shows where it runs)", exitCode: CLI.Exit.notInstalled)
+        } catch {
+            throw CommandFailure(error)
+        }
         if json {
             terminal.line(document("uninstall", service, result.json).prettyPrinted())
             return CLI.Exit.ok
@@ -110,7 +116,7 @@ struct ServiceCommands {
     func rotateToken(system: Bool) throws(CommandFailure) -> Int32 {
         let service = try service(system: system)
         let rotation: TokenRotation
-        do { rotation = try service.rotateToken() } catch { throw CommandFailure(error.description) }
+        do { rotation = try service.rotateToken() } catch { throw CommandFailure(error) }
         terminal.line("New token written to \(rotation.tokenFile); \(service.target.serviceUnit) restarted and "
             + "answers at \(rotation.url) with it. Clients using the old token must be given the new one.")
         if rotation.configStillHasSecret {
@@ -152,15 +158,16 @@ struct ServiceCommands {
         return report.exitCode.rawValue
     }
 
-    func doctor(fix: Bool, system: Bool) throws(CommandFailure) -> Int32 {
-        let service = try service(system: system)
+    func doctor(_ request: DoctorRequest) throws(CommandFailure) -> Int32 {
+        let service = try service(system: request.system)
         let report: DoctorReport
         do {
-            report = try service.doctor(fix: fix)
+            report = try service.doctor(fix: request.fix)
         } catch {
             throw CommandFailure(error)
         }
-        terminal.line(DoctorText.render(report, fixRequested: fix, paint: terminal.paint))
+        terminal.line(request.json ? report.json.prettyPrinted()
+            : DoctorText.render(report, fixRequested: request.fix, paint: terminal.paint))
         return report.ok ? CLI.Exit.ok : CLI.Exit.failure
     }
 }
@@ -169,6 +176,11 @@ struct ServiceCommands {
 enum DoctorText {
     static func render(_ report: DoctorReport, fixRequested: Bool, paint: (String, Terminal.Color) -> String) -> String {
         var lines: [String] = []
+        if !report.checked.isEmpty {
+            lines.append("Checked and fine:")
+            lines += report.checked.map { "  - \($0)" }
+            lines.append("")
+        }
         if report.findings.isEmpty {
             lines.append(paint("No problems found.", .green))
         } else {
@@ -182,6 +194,9 @@ enum DoctorText {
             } else {
                 lines.append("Fixed:")
                 lines += report.fixed.map { "  - \($0)" }
+            }
+            if let failure = report.fixFailure {
+                lines.append(paint("Stopped fixing: \(failure)", .red))
             }
             let left = report.remaining.filter { $0.severity != .info }
             if !left.isEmpty {

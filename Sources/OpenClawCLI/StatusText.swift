@@ -47,7 +47,7 @@ enum StatusText {
         }
         guard s.installed else {
             lines.append("  Unit:        \(s.unit): " + paint("not installed", .yellow)
-                + " (run `openclaw gateway install`)")
+                + " (run `\(s.installCommand)`)")
             return lines
         }
         lines.append("  Unit:        \(s.unit)" + (s.unitFilePath.map { " (\($0))" } ?? ""))

@@ -9,9 +9,22 @@ public struct DoctorReport: Sendable {
     public var fixed: [String]
     /// What the audit finds after fixing (equal to `findings` without `--fix`).
     public var remaining: [Finding]
+    /// What was checked and found fine, one line each ("token: /home/a/.openclaw/gateway.token, mode 600").
+    public var checked: [String] = []
+    /// Why `--fix` stopped before it was done; the CLI then exits 1 even if the audit looks clean.
+    public var fixFailure: String?
 
-    /// No error or warning left: the CLI exits 0.
-    public var ok: Bool { !remaining.contains { $0.severity != .info } }
+    public init(findings: [Finding], fixed: [String], remaining: [Finding], checked: [String] = [],
+                fixFailure: String? = nil) {
+        self.findings = findings
+        self.fixed = fixed
+        self.remaining = remaining
+        self.checked = checked
+        self.fixFailure = fixFailure
+    }
+
+    /// No error or warning left and every fix applied: the CLI exits 0.
+    public var ok: Bool { fixFailure == nil && !remaining.contains { $0.severity != .info } }
 }
 
 extension GatewayService {
@@ -25,15 +38,19 @@ extension GatewayService {
     /// cannot exist there, and `--fix` would write a token for it.
     public func doctor(fix: Bool, timeoutMs: Int = 30_000) throws(ServiceError) -> DoctorReport {
         do { _ = try serviceSection() } catch { if case .managerUnavailable = error { throw error } }
-        let findings = audit()
+        var checked: [String] = []
+        let findings = audit(checked: &checked)
         guard fix, findings.contains(where: { $0.fixable }) else {
-            return DoctorReport(findings: findings, fixed: [], remaining: findings)
+            return DoctorReport(findings: findings, fixed: [], remaining: findings, checked: checked)
         }
         var fixed: [String] = []
+        var fixFailure: String?
         let ids = Set(findings.filter(\.fixable).map(\.id))
         do {
+            // A legacy unit beside a healthy install is migrated alone: ours is not reinstalled or restarted for it.
             if ids.contains("legacy-unit") { fixed += try migrateLegacy() }
-            if ids.contains("token-missing") || ids.contains("token-mode") || ids.contains("state-dir-mode") {
+            let newToken = ids.contains("token-missing")
+            if newToken || ids.contains("token-mode") || ids.contains("state-dir-mode") {
                 fixed.append("token: \(try installToken(nil)) token in \(target.paths.tokenFile) (0600, directory 0700)")
             }
             if ids.contains("agent-env-mode") {
@@ -41,13 +58,14 @@ extension GatewayService {
                 fixed.append("agent secrets: \(target.paths.agentSecretsFile) is 0600 now")
             }
             let unitIDs: Set = ["not-installed", "unit-missing", "socket-missing", "exec-start-drift", "port-mismatch",
-                                "watchdog-missing", "hardening-missing", "unit-differs", "daemon-reload", "legacy-unit"]
+                                "watchdog-missing", "hardening-missing", "unit-differs", "daemon-reload"]
             if !ids.isDisjoint(with: unitIDs) {
                 let result = try install(InstallOptions(force: true, readyTimeoutMs: timeoutMs))
                 fixed.append("units: \(result.outcome.rawValue) \(result.unitFiles.joined(separator: ", "))")
-            } else if ids.contains("not-running") {
-                _ = try start(timeoutMs: timeoutMs)
-                fixed.append("started \(target.socketUnit) and \(target.serviceUnit)")
+            } else if ids.contains("not-running") || newToken {
+                // A new token only counts once the units load it again (LoadCredential= is read at start).
+                _ = try restart(timeoutMs: timeoutMs)
+                fixed.append("restarted \(target.socketUnit) and \(target.serviceUnit)")
             }
             if ids.contains("linger-off") {
                 switch try ensureLinger() {
@@ -56,16 +74,21 @@ extension GatewayService {
                 }
             }
         } catch {
-            fixed.append("stopped fixing: \(error)")
+            fixFailure = error.description
         }
-        return DoctorReport(findings: findings, fixed: fixed, remaining: audit())
+        var after: [String] = []
+        return DoctorReport(findings: findings, fixed: fixed, remaining: audit(checked: &after), checked: after,
+                            fixFailure: fixFailure)
     }
 
-    func audit() -> [Finding] {
+    /// The findings; `checked` gets one line per check that found nothing wrong.
+    func audit(checked: inout [String]) -> [Finding] {
         var findings: [Finding] = []
         var settings: GatewaySettings?
         do {
             settings = try self.settings()
+            checked.append("config: " + (FileIO.exists(target.paths.configPath)
+                ? "\(target.paths.configPath) reads fine" : "\(target.paths.configPath) not present: defaults"))
         } catch {
             findings.append(Finding("config-invalid", .error, error.description,
                                     fix: "edit \(target.paths.configPath)", fixable: false))
@@ -94,13 +117,28 @@ extension GatewayService {
                     findings.append(Finding("not-running", .warning, "\(target.socketUnit) is not active",
                                             fix: "start it (`openclaw gateway start`)", fixable: true))
                 }
+                let unitFindings = Set(["unit-missing", "socket-missing", "exec-start-drift", "port-mismatch",
+                                        "watchdog-missing", "hardening-missing", "unit-differs", "daemon-reload"])
+                if !findings.contains(where: { unitFindings.contains($0.id) }) {
+                    checked.append("units: \(target.unitFilePaths.joined(separator: ", ")) as install writes them")
+                }
+                if section.isActive { checked.append("socket: \(target.socketUnit) active") }
             }
-            if let settings { findings += auditPort(settings.port, section: section) }
+            if let settings {
+                let port = auditPort(settings.port, section: section)
+                if port.isEmpty { checked.append("port \(settings.port): free or ours") }
+                findings += port
+            }
         }
-        if target.kind == .user { findings += auditLinger() }
-        findings += auditToken()
-        findings += auditAgentSecrets()
-        findings += auditLegacy()
+        func run(_ check: () -> [Finding], fine: String) {
+            let found = check()
+            if found.isEmpty { checked.append(fine) }
+            findings += found
+        }
+        if target.kind == .user { run(auditLinger, fine: "linger: on for \(target.userName)") }
+        run(auditToken, fine: "token: \(target.paths.tokenFile) mode 600, directory 700")
+        run(auditAgentSecrets, fine: "agent secrets: \(target.paths.agentSecretsFile) absent or 0600")
+        run(auditLegacy, fine: "legacy units (clawdbot, moltbot): none")
         return findings
     }
 

@@ -35,7 +35,16 @@ public final class GatewayService {
     }
 
     func translate(_ error: SystemdError) -> ServiceError {
-        error.isManagerUnavailable ? .managerUnavailable(target.kind, facts.explainUnavailable(target.kind)) : .systemd(error)
+        if error.isManagerUnavailable { return .managerUnavailable(target.kind, facts.explainUnavailable(target.kind)) }
+        // polkit refuses an unprivileged caller's job or unit-file change on the system manager.
+        let denied = error.errno == EPERM || error.errno == EACCES
+            || error.busErrorName == "org.freedesktop.DBus.Error.AccessDenied"
+            || error.busErrorName == "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired"
+        if target.kind == .system, !facts.isRoot, denied {
+            return .managerUnavailable(.system, "`--system` acts on the system manager and needs root: run the "
+                + "command again with sudo, or leave out --system for your own user gateway")
+        }
+        return .systemd(error)
     }
 
     /// Runs a manager call, translating its errors.
@@ -113,7 +122,7 @@ public final class GatewayService {
 
     func requireInstalled() throws(ServiceError) {
         let unit = try withManager { (m) throws(SystemdError) in try m.unit(target.serviceUnit) }
-        if unit == nil { throw .notInstalled(unit: target.serviceUnit) }
+        if unit == nil { throw .notInstalled(unit: target.serviceUnit, install: target.command("gateway install")) }
     }
 
     // MARK: readiness

@@ -229,6 +229,11 @@ extension GatewayService {
         let loaded = try withManager { (m) throws(SystemdError) in
             (try m.unit(target.socketUnit), try m.unit(target.serviceUnit))
         }
+        // Never installed (at most the package's vendor units, which uninstall must not stop): say so.
+        let installed = [loaded.0, loaded.1].contains { $0.map { ServiceSection.countsAsInstalled($0, directory: target.unitDirectory) } ?? false }
+        if !installed && !target.unitFilePaths.contains(where: FileIO.exists) {
+            throw .notInstalled(unit: target.serviceUnit, install: target.command("gateway install"))
+        }
         if loaded.0 != nil { try job(.stop, target.socketUnit, timeoutMs: timeoutMs) }
         if loaded.1 != nil { try job(.stop, target.serviceUnit, timeoutMs: timeoutMs) }
         try withManager { (m) throws(SystemdError) in

@@ -17,7 +17,8 @@ public enum ServiceError: Error, Sendable, CustomStringConvertible {
     case jobFailed(unit: String, result: String)
     /// The unit started but the gateway did not answer hello-ok in time.
     case notReady(url: String, error: String)
-    case notInstalled(unit: String)
+    /// `install`: the command that installs it (with the profile and scope in use).
+    case notInstalled(unit: String, install: String)
     /// A lock in the state directory is held by another process (or cannot be taken).
     case locked(StateLock.Failure)
     /// The service is installed but not running (reload needs a running gateway).
@@ -39,7 +40,7 @@ public enum ServiceError: Error, Sendable, CustomStringConvertible {
                 + "`openclaw gateway status` shows the unit's last exit and error line"
         case .notReady(let url, let error):
             return "the gateway did not answer at \(url) in time (\(error)); see `openclaw gateway status`"
-        case .notInstalled(let unit): return "\(unit) is not installed; run `openclaw gateway install`"
+        case .notInstalled(let unit, let install): return "\(unit) is not installed; run `\(install)`"
         case .locked(.held(let path, let pid)):
             return "another `openclaw gateway install` of this profile" + (pid.map { " (pid \($0))" } ?? "")
                 + " is still running and holds \(path); wait for it, then check with `openclaw gateway status`"

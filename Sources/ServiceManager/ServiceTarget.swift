@@ -20,6 +20,12 @@ public struct ServiceTarget: Sendable, Equatable {
     public var serviceUnit: String { paths.unitName + ".service" }
     public var unitFilePaths: [String] { [socketUnit, serviceUnit].map { unitDirectory + "/" + $0 } }
 
+    /// A command line for hints, with the `--profile` and `--system` in use:
+    /// `command("gateway install")` → "openclaw --profile work gateway install --system".
+    public func command(_ verb: String) -> String {
+        "openclaw " + (paths.profile.map { "--profile \($0) " } ?? "") + verb + (kind == .system ? " --system" : "")
+    }
+
     public init(kind: ServiceKind, paths: OpenClawPaths, unitDirectory: String, exec: String, userName: String,
                 uid: UInt32, gid: UInt32) {
         self.kind = kind

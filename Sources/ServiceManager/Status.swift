@@ -68,6 +68,8 @@ public struct ServiceSection: Sendable {
     public var needDaemonReload: Bool
     /// Set when the manager could not be asked; one sentence with the way out.
     public var error: String?
+    /// The command that installs this profile on this manager, for hints (not in the JSON).
+    public var installCommand: String
 
     public var isActive: Bool { activeState == "active" || activeState == "reloading" || socketActiveState == "active" }
 
@@ -109,6 +111,7 @@ public struct ServiceSection: Sendable {
         listen = socket?.listen.map(\.address) ?? []
         needDaemonReload = service?.needDaemonReload == true || socket?.needDaemonReload == true
         error = nil
+        installCommand = target.command("gateway install")
     }
 }
 
@@ -180,11 +183,11 @@ extension GatewayService {
             lastErrorLine = lastJournalError()
         }
         if section.needDaemonReload {
-            warnings.append("a unit file changed on disk since systemd read it: run `openclaw gateway install --force`")
+            warnings.append("a unit file changed on disk since systemd read it: run `\(target.command("gateway install --force"))`")
         }
         if let listen = section.listen.first, !section.listen.contains(where: { $0.hasSuffix(":\(settings.port)") }) {
             warnings.append("the socket listens on \(listen) but the config says port \(settings.port): "
-                + "run `openclaw gateway install --force`")
+                + "run `\(target.command("gateway install --force"))`")
         }
         if let running = rpc?.version, running != BuildInfo.version {
             // After a package upgrade a user gateway keeps the previous binary until restarted.

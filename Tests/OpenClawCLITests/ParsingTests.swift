@@ -191,9 +191,9 @@ private func usageError(_ line: String) -> UsageError? {
     }
 
     @Test func doctorBothSpellings() throws {
-        #expect(try parse("doctor").action == .doctor(fix: false, system: false))
-        #expect(try parse("doctor --fix").action == .doctor(fix: true, system: false))
-        #expect(try parse("gateway doctor --fix").action == .doctor(fix: true, system: false))
+        #expect(try parse("doctor").action == .doctor(DoctorRequest(fix: false, system: false)))
+        #expect(try parse("doctor --fix").action == .doctor(DoctorRequest(fix: true, system: false)))
+        #expect(try parse("gateway doctor --fix").action == .doctor(DoctorRequest(fix: true, system: false)))
     }
 }
 

@@ -108,3 +108,67 @@ def test_auth_refusal_is_a_definite_answer(box, user_gateway_holds_the_port):
     assert r.returncode == 7, r.stderr
     # The right secret still gets in (the refusals above were all from this one client).
     assert alice(box, "gateway health").returncode == 0
+
+
+def main_pid(box) -> str:
+    return box.run(f"systemctl --user show -p MainPID --value {UNIT}.service", user=USER).stdout.strip()
+
+
+def test_doctor_json_lists_checks_and_exits_by_its_fixes(box, user_gateway_holds_the_port):
+    r = alice(box, "doctor --json")
+    doc = json.loads(r.stdout)
+    print(json.dumps(doc, indent=2))
+    assert set(doc) >= {"schemaVersion", "ok", "findings", "fixed", "fixFailure", "remaining", "checked"}, doc
+    assert any(line.startswith("token: ") for line in doc["checked"]), doc["checked"]
+    assert (r.returncode == 0) == doc["ok"]
+    assert "Checked and fine:" in alice(box, "doctor").stdout
+
+    # A legacy unit is migrated without restarting the healthy gateway beside it.
+    alice(box, "gateway status")  # socket-activated: make sure it runs
+    before = main_pid(box)
+    legacy = f"/home/{USER}/.config/systemd/user/clawdbot-gateway.service"
+    box.run(f"printf '[Service]\\nExecStart=/bin/sleep 600\\n' > {legacy} && systemctl --user daemon-reload", user=USER)
+    r = alice(box, "doctor --fix")
+    print(r.stdout)
+    assert "migrated legacy user unit clawdbot-gateway.service" in r.stdout and main_pid(box) == before, r.stdout
+
+    # A missing token is regenerated and the gateway restarted to load it: the CLI gets in with it.
+    box.run(f"rm {STATE}/gateway.token", user=USER)
+    r = alice(box, "doctor --fix")
+    print(r.stdout)
+    assert r.returncode == 0 and "restarted" in r.stdout, r.stdout
+    assert main_pid(box) != before and alice(box, "gateway health").returncode == 0
+
+    # A fix that fails is a failure (exit 1), not "Fixed" with exit 0.
+    box.run(f"rm {STATE}/gateway.token && chown root:root {STATE} && chmod 755 {STATE}")
+    try:
+        r = alice(box, "doctor --fix")
+        print(r.stdout, r.stderr)
+        assert r.returncode == 1 and "Stopped fixing:" in r.stdout, r.stdout
+        doc = json.loads(alice(box, "doctor --fix --json").stdout)
+        assert doc["ok"] is False and doc["fixFailure"], doc
+    finally:
+        box.run(f"chown {USER}:{USER} {STATE} && chmod 700 {STATE}")
+    assert alice(box, "doctor --fix").returncode == 0
+
+
+def test_messages_carry_profile_scope_and_the_right_exit(box):
+    never = "openclaw --profile neverwas"
+    r = box.run(f"{never} gateway uninstall", user=USER, check=False)
+    assert r.returncode == 3 and "nothing to uninstall" in r.stderr, r.stderr
+    r = box.run(f"{never} gateway start", user=USER, check=False)
+    assert r.returncode == 3 and f"`{never} gateway install`" in r.stderr, r.stderr
+    r = box.run(f"{never} gateway status", user=USER, check=False)
+    assert r.returncode == 3 and f"`{never} gateway install`" in r.stdout, r.stdout
+    # Not root: --system says it needs root, not "Operation not permitted"/"Access denied".
+    r = alice(box, "gateway start --system")
+    print(r.stderr)
+    assert r.returncode != 0 and "needs root" in r.stderr and "not permitted" not in r.stderr, r.stderr
+    # A broken config is exit 1 (could not tell), not 5.
+    box.run(f"cp {STATE}/openclaw.json {STATE}/openclaw.json.bak && printf '{{broken' > {STATE}/openclaw.json", user=USER)
+    try:
+        r = alice(box, "gateway status --json")
+        doc = json.loads(r.stdout)
+        assert r.returncode == 1 and doc["state"] == "error" and doc["configError"], doc
+    finally:
+        box.run(f"mv {STATE}/openclaw.json.bak {STATE}/openclaw.json", user=USER)

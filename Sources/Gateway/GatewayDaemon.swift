@@ -22,13 +22,16 @@ public struct GatewayOptions: Sendable {
 /// Runs the gateway in the foreground until SIGTERM/SIGINT; returns the exit code.
 public enum GatewayDaemon {
     public static func run(options: GatewayOptions, environment: [String: String] = ProcessEnvironment.current()) -> Int32 {
+        func fail(_ kind: String, _ message: String, config: ConfigError? = nil) -> Int32 {
+            FatalLog(kind, message, profile: options.profile ?? "default", config: config).emit(environment: environment)
+        }
         // Before anything else (and before any thread exists): take the activated
         // sockets, which also unsets LISTEN_* so children never inherit them.
         let activated: [ActivatedSocket]
         do {
             activated = try SocketActivation.takeListeningSockets()
         } catch {
-            return fail("socket activation: \(error)")
+            return fail("socket", "socket activation: \(error)")
         }
         signal(SIGPIPE, SIG_IGN)
 
@@ -38,9 +41,11 @@ public enum GatewayDaemon {
             let paths = try OpenClawPaths.resolve(profile: options.profile, environment: environment)
             stateWarnings = try StateDirCheck.run(paths)
             settings = try ConfigLoader.load(paths: paths, environment: environment, port: options.port, bind: options.bind)
-            try settings.requireConfiguredSecret()
         } catch {
-            return fail("configuration: \(error)")
+            return fail("config", "configuration: \(error)", config: error)
+        }
+        do { try settings.requireConfiguredSecret() } catch {
+            return fail("credential", "configuration: \(error)", config: error)
         }
         // One gateway per profile: before any socket is served or state is touched. Held for the
         // life of the process (the kernel releases it when we exit, however we exit).
@@ -56,11 +61,11 @@ public enum GatewayDaemon {
                 lockWarning = "cannot create \(path) (\(String(cString: strerror(code)))): a second gateway of this "
                     + "profile would not be refused"
             case .held(_, let pid):
-                return fail("another gateway of profile \(settings.paths.profileLabel) is running"
+                return fail("lock", "another gateway of profile \(settings.paths.profileLabel) is running"
                     + (pid.map { " (pid \($0))" } ?? "") + " with state directory \(settings.paths.stateDir): stop it "
                     + "(`openclaw gateway stop`, or end that process), or run this one with another --profile")
             case .system(let path, let code):
-                return fail("cannot lock \(path): \(String(cString: strerror(code)))")
+                return fail("lock", "cannot lock \(path): \(String(cString: strerror(code)))")
             }
         }
         defer { withExtendedLifetime(lock) {} }
@@ -78,16 +83,16 @@ public enum GatewayDaemon {
         if activated.isEmpty {
             activation = "self"
             if !settings.isLoopbackBind && settings.secret == nil {
-                return fail("refusing to listen on \(settings.bind) without auth: set a token (OPENCLAW_GATEWAY_TOKEN or gateway.auth.token in \(settings.paths.configPath)) or bind to 127.0.0.1")
+                return fail("bind", "refusing to listen on \(settings.bind) without auth: set a token (OPENCLAW_GATEWAY_TOKEN or gateway.auth.token in \(settings.paths.configPath)) or bind to 127.0.0.1")
             }
             do {
                 let fd = try Sockets.listenTCP(host: settings.bind, port: settings.port)
                 listeners.append(.init(fd: fd, address: Sockets.localAddress(fd)))
             } catch {
                 if error.errno == EADDRINUSE {
-                    return fail("port \(settings.port) on \(settings.bind) is already in use: another gateway may be running (check with `openclaw gateway status`), or choose another port with --port")
+                    return fail("bind", "port \(settings.port) on \(settings.bind) is already in use: another gateway may be running (check with `openclaw gateway status`), or choose another port with --port")
                 }
-                return fail("cannot listen on \(settings.bind):\(settings.port): \(error)")
+                return fail("bind", "cannot listen on \(settings.bind):\(settings.port): \(error)")
             }
         } else {
             activation = "socket"
@@ -95,10 +100,10 @@ public enum GatewayDaemon {
             let named = activated.filter { $0.name == "gateway" }
             for socket in named.isEmpty ? activated : named {
                 // systemd hands listening sockets over in blocking mode; accept must never block the loop.
-                do { try Sockets.setNonBlocking(socket.fd) } catch { return fail("activated socket \(socket.fd): \(error)") }
+                do { try Sockets.setNonBlocking(socket.fd) } catch { return fail("socket", "activated socket \(socket.fd): \(error)") }
                 let address = Sockets.localAddress(socket.fd)
                 if let host = address?.host, !GatewaySettings.isLoopback(host), settings.secret == nil {
-                    return fail("refusing to serve the activated socket on \(host) without auth: set a token")
+                    return fail("bind", "refusing to serve the activated socket on \(host) without auth: set a token")
                 }
                 listeners.append(.init(fd: socket.fd, address: address))
             }
@@ -111,14 +116,14 @@ public enum GatewayDaemon {
         do {
             loop = try EventLoop()
         } catch {
-            return fail("event loop: \(error)")
+            return fail("start-up", "event loop: \(error)")
         }
         let server = GatewayServer(loop: loop, settings: settings, log: log, listeners: listeners, activation: activation)
         do {
             server.channels = try ChannelRegistry(server: server)
             try Messaging.install(on: server)
         } catch {
-            return fail("configuration: \(error)")
+            return fail("config", "configuration: \(error)", config: error)
         }
         do {
             try loop.onSignals([SIGTERM, SIGINT, SIGHUP]) { signal in
@@ -135,7 +140,7 @@ public enum GatewayDaemon {
             }
             try server.start()
         } catch {
-            return fail("start-up: \(error)")
+            return fail("start-up", "start-up: \(error)")
         }
         loop.run()
         log.notice("gateway stopped")
@@ -146,11 +151,5 @@ public enum GatewayDaemon {
     private static func ensureDirectory(_ path: String) throws(StateLock.Failure) -> String {
         if mkdir(path, 0o700) != 0 && errno != EEXIST { throw .system(path: path, errno: errno) }
         return path
-    }
-
-    private static func fail(_ message: String) -> Int32 {
-        ServiceNotifier.status("failed: \(message)")
-        writeStderr("openclaw gateway: \(message)\n")
-        return 1
     }
 }

@@ -24,16 +24,19 @@ final class GatewayLog {
     let instance: String
 
     init(verbose: Bool, profile: String, instance: String, environment: [String: String]) {
-        // JOURNAL_STREAM (stderr wired to journald) or INVOCATION_ID (started by systemd)
-        // mean a journal is listening; run by hand, people read stderr.
-        toJournal = Journal.isAvailable
-            && (environment["JOURNAL_STREAM"] != nil || environment["INVOCATION_ID"] != nil)
+        toJournal = Self.journalListens(environment)
         self.verbose = verbose
         self.instance = instance
         baseFields = [("OPENCLAW_PROFILE", profile)]
     }
 
     var usesJournal: Bool { toJournal }
+
+    /// JOURNAL_STREAM (stderr wired to journald) or INVOCATION_ID (started by systemd)
+    /// mean a journal is listening; run by hand, people read stderr.
+    static func journalListens(_ environment: [String: String]) -> Bool {
+        Journal.isAvailable && (environment["JOURNAL_STREAM"] != nil || environment["INVOCATION_ID"] != nil)
+    }
 
     /// Arguments are only built when `--verbose` is on: this is called on the request hot path.
     func debug(_ message: @autoclosure () -> String, fields: @autoclosure () -> [(String, String)] = []) {

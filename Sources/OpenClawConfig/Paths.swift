@@ -58,6 +58,18 @@ public struct OpenClawPaths: Sendable, Equatable {
 /// A configuration problem a person can act on; the message names the file and line when there is one.
 public struct ConfigError: Error, Sendable, CustomStringConvertible, Equatable {
     public let message: String
-    public init(_ message: String) { self.message = message }
+    /// Where a syntax error is, when it is one: the gateway logs them as journal fields
+    /// (OPENCLAW_CONFIG_PATH, _LINE, _COLUMN) so an operator can filter on them.
+    public var path: String?
+    public var line: Int?
+    public var column: Int?
+
+    public init(_ message: String, path: String? = nil, line: Int? = nil, column: Int? = nil) {
+        self.message = message
+        self.path = path
+        self.line = line
+        self.column = column
+    }
+
     public var description: String { message }
 }

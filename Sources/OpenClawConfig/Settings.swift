@@ -100,7 +100,8 @@ public enum ConfigLoader {
         do {
             value = try JSONValue.parse(bytes)
         } catch {
-            throw ConfigError("\(source) line \(error.line), column \(error.column): \(error.message)")
+            throw ConfigError("\(source) line \(error.line), column \(error.column): \(error.message)", path: source,
+                              line: error.line, column: error.column)
         }
         guard case .object = value else {
             throw ConfigError("\(source): the top level must be a JSON object")

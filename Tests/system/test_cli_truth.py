@@ -170,5 +170,15 @@ def test_messages_carry_profile_scope_and_the_right_exit(box):
         r = alice(box, "gateway status --json")
         doc = json.loads(r.stdout)
         assert r.returncode == 1 and doc["state"] == "error" and doc["configError"], doc
+        # The gateway's own fatal error is an error in the journal, with fields (issue 9, item 6).
+        assert alice(box, "gateway restart").returncode != 0
+        out = box.run(f"journalctl --user -u {UNIT}.service -p err -o json --no-pager", user=USER).stdout
+        entries = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        fatal = [e for e in entries if e.get("OPENCLAW_FATAL") == "config"]
+        print(json.dumps(fatal[-1:], indent=1))
+        assert fatal and fatal[-1]["SYSLOG_IDENTIFIER"] == "openclaw-gateway" and fatal[-1]["PRIORITY"] == "3", entries
+        assert fatal[-1]["OPENCLAW_CONFIG_PATH"] == f"{STATE}/openclaw.json" and fatal[-1]["OPENCLAW_CONFIG_LINE"] == "1"
+        assert fatal[-1]["OPENCLAW_PROFILE"] == PROFILE
     finally:
         box.run(f"mv {STATE}/openclaw.json.bak {STATE}/openclaw.json", user=USER)
+    assert alice(box, "gateway restart").returncode == 0

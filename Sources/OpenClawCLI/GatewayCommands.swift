@@ -230,13 +230,9 @@ struct CommandFailure: Error {
         case .authRefused: code = CLI.Exit.authRefused
         case .otherGateway: code = CLI.Exit.otherGateway
         case .notInstalled: code = CLI.Exit.notInstalled
+        case .installUndone(let inner, _): code = CommandFailure(inner).exitCode
         default: code = CLI.Exit.failure
         }
         self.init(error.description, exitCode: code)
     }
-}
-
-extension String {
-    /// Lets a sentence be extended with "; …" without a period in the middle.
-    func dropLastPeriod() -> String { hasSuffix(".") ? String(dropLast()) : self }
 }

@@ -73,7 +73,13 @@ public final class GatewayService {
             case .reload: try m.reloadUnit(unit, timeoutMs: timeoutMs)
             }
         }
-        if result != "done" { throw .jobFailed(unit: unit, result: result) }
+        if result != "done" { throw failed(unit, result: result) }
+    }
+
+    /// A failed job with its cause read from the units and the journal (only on this error path).
+    func failed(_ unit: String, result: String) -> ServiceError {
+        .jobFailed(unit: unit, result: result, cause: failureCause(port: (try? settings())?.port),
+                   status: target.command("gateway status"))
     }
 
     // MARK: start / stop / restart (S14)
@@ -149,7 +155,7 @@ public final class GatewayService {
             // Stop waiting early when systemd already gave up on the service.
             if let state = try? withManager({ (m) throws(SystemdError) in try m.unit(target.serviceUnit) }),
                state.activeState == "failed" {
-                throw .jobFailed(unit: target.serviceUnit, result: state.result)
+                throw failed(target.serviceUnit, result: state.result)
             }
             usleep(100_000)
         }

@@ -87,6 +87,7 @@ extension GatewayService {
         let unitsMatch = zip(units, existing).allSatisfy { $0.contents == $1 }
         let tokenPresent = FileIO.exists(target.paths.tokenFile)
         let wasInstalled = existing.contains { $0 != nil }
+        try requirePortFree(port: options.port, bind: options.bind, ours: before)
         let linger = try ensureLinger()
         try recordListenAddress(port: options.port, bind: options.bind)
 
@@ -96,6 +97,44 @@ extension GatewayService {
                                  tokenFile: target.paths.tokenFile, tokenSource: "existing", linger: linger, probe: nil)
         }
 
+        do {
+            return try write(units, existing: existing, options: options, before: before, linger: linger)
+        } catch {
+            // A fresh install that cannot start leaves nothing behind: no enabled unit that fails at every boot.
+            guard !wasInstalled else { throw error }
+            throw .installUndone(error, removed: undoInstall(removeToken: !tokenPresent))
+        }
+    }
+
+    /// Refuses before anything is written when another listener holds the port: it names the
+    /// holder (another profile's socket, a foreign unit, a process) instead of a failed socket later.
+    private func requirePortFree(port: Int?, bind: String?, ours: UnitState?) throws(ServiceError) {
+        let wanted = try settings(port: port, bind: bind).port
+        let oursListens = ours?.isActive == true && ours?.listen.contains { $0.address.hasSuffix(":\(wanted)") } == true
+        guard !oursListens, ListeningPorts.current().contains(wanted) else { return }
+        throw .portTaken(port: wanted, holder: portHolder(wanted) ?? "another program (run as root to see which)",
+                         retry: target.command("gateway install --port N"))
+    }
+
+    private func undoInstall(removeToken: Bool) -> [String] {
+        _ = try? withManager { (m) throws(SystemdError) in
+            _ = try? m.stopUnit(target.socketUnit, timeoutMs: 10_000)
+            _ = try? m.stopUnit(target.serviceUnit, timeoutMs: 10_000)
+            _ = try? m.disableUnitFiles([target.serviceUnit, target.socketUnit])
+        }
+        var removed = target.unitFilePaths.filter { (try? FileIO.remove($0)) == true }
+        if removeToken, (try? FileIO.remove(target.paths.tokenFile)) == true { removed.append(target.paths.tokenFile) }
+        _ = try? withManager { (m) throws(SystemdError) in
+            try m.reload()
+            try? m.resetFailedUnit(target.socketUnit)
+            try? m.resetFailedUnit(target.serviceUnit)
+        }
+        return removed
+    }
+
+    private func write(_ units: [UnitRenderer.UnitFile], existing: [String?], options: InstallOptions, before: UnitState?,
+                       linger: LingerOutcome) throws(ServiceError) -> InstallResult {
+        let wasInstalled = existing.contains { $0 != nil }
         let tokenSource = try installToken(options.token)
         try FileIO.makeDirectories(target.unitDirectory, mode: 0o755)
         // Identical files keep their mtime: only what changed is written.

@@ -14,7 +14,9 @@ public enum ServiceError: Error, Sendable, CustomStringConvertible {
     /// Root refused to follow a path the service user controls (a symlinked state dir or token file).
     case unsafePath(String, reason: String)
     /// A systemd job ended with something other than "done".
-    case jobFailed(unit: String, result: String)
+    /// `cause`: what the units and the journal say about why (nil when they say nothing);
+    /// `status`: the status command for this profile and scope.
+    case jobFailed(unit: String, result: String, cause: String?, status: String)
     /// The unit started but the gateway did not answer hello-ok in time.
     case notReady(url: String, error: String)
     /// `install`: the command that installs it (with the profile and scope in use).
@@ -25,6 +27,10 @@ public enum ServiceError: Error, Sendable, CustomStringConvertible {
     case notRunning(unit: String)
     /// The gateway answered but refused the secret we presented (`code`: its `AUTH_*` detail).
     case authRefused(url: String, code: String)
+    /// `install` found the port taken before writing anything: who holds it, and the command to pick another.
+    case portTaken(port: Int, holder: String, retry: String)
+    /// A fresh install failed to start and was removed again (`removed`: the files deleted).
+    indirect case installUndone(ServiceError, removed: [String])
     /// Someone else's gateway answers on the unit's address.
     case otherGateway(url: String, OtherGateway)
 
@@ -35,9 +41,10 @@ public enum ServiceError: Error, Sendable, CustomStringConvertible {
         case .config(let e): return e.description
         case .file(let path, let code): return "\(path): \(String(cString: strerror(code)))"
         case .unsafePath(let path, let reason): return "refusing to use \(path): \(reason)"
-        case .jobFailed(let unit, let result):
+        case .jobFailed(let unit, let result, let cause, let status):
+            if let cause { return "\(unit) did not start (systemd: \(result)): \(cause); `\(status)` shows more" }
             return "systemd could not finish the job for \(unit) (result: \(result)); "
-                + "`openclaw gateway status` shows the unit's last exit and error line"
+                + "`\(status)` shows the unit's last exit and error line"
         case .notReady(let url, let error):
             return "the gateway did not answer at \(url) in time (\(error)); see `openclaw gateway status`"
         case .notInstalled(let unit, let install): return "\(unit) is not installed; run `\(install)`"
@@ -51,6 +58,12 @@ public enum ServiceError: Error, Sendable, CustomStringConvertible {
         case .authRefused(let url, let code):
             return "the gateway at \(url) is up, but it refuses our secret (\(code)); `openclaw doctor` shows "
                 + "which token the gateway checks and `openclaw doctor --fix` makes the CLI use it"
+        case .portTaken(let port, let holder, let retry):
+            return "port \(port) is already in use by \(holder): nothing was installed; stop it, or choose another "
+                + "port (`\(retry)`)"
+        case .installUndone(let error, let removed):
+            return error.description.dropLastPeriod() + "; the install was undone"
+                + (removed.isEmpty ? "" : " (removed \(removed.joined(separator: ", ")))")
         case .otherGateway(let url, let other):
             return "at \(url) \(other.sentence); stop that gateway or give this profile another port "
                 + "(`openclaw gateway install --force --port N`)"
@@ -96,4 +109,9 @@ struct HostFacts: Sendable {
         return "the systemd user manager is not reachable on the user bus (another user's XDG_RUNTIME_DIR, "
             + "or no user session): log in as the user directly, or use `--system` to install a system service"
     }
+}
+
+extension String {
+    /// Lets a sentence be extended with "; …" without a period in the middle.
+    public func dropLastPeriod() -> String { hasSuffix(".") ? String(dropLast()) : self }
 }

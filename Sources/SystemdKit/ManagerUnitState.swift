@@ -23,6 +23,8 @@ public struct UnitState: Sendable, Equatable {
     /// Service units: `Environment=` entries ("KEY=value"), and `LoadCredential=` as id → path.
     public var environment: [String]
     public var loadCredentials: [String: String]
+    /// `Assert…=` lines that failed at the last start, as "AssertPathExists=/path".
+    public var failedAsserts: [String]
     /// Service units only: nil when no main process runs.
     public var mainPID: UInt32?
     public var nRestarts: UInt32?
@@ -71,6 +73,12 @@ public struct UnitState: Sendable, Equatable {
             if let t = entry.tuple, t.count == 2, let id = t[0].string, let path = t[1].string { credentials[id] = path }
         }
         loadCredentials = credentials
+        // Asserts is a(sbbsi): type, trigger, negate, parameter, state (< 0: failed).
+        failedAsserts = (p["Asserts"]?.array ?? []).compactMap { entry in
+            guard let t = entry.tuple, t.count == 5, let type = t[0].string, let negate = t[2].bool,
+                  let parameter = t[3].string, let state = t[4].int64, state < 0 else { return nil }
+            return "\(type)=\(negate ? "!" : "")\(parameter)"
+        }
         mainPID = (p["MainPID"]?.int64).flatMap { $0 <= 0 ? nil : UInt32(truncatingIfNeeded: $0) }
         nRestarts = (p["NRestarts"]?.int64).map { UInt32(truncatingIfNeeded: $0) }
         execMainCode = (p["ExecMainCode"]?.int64).map { Int32(truncatingIfNeeded: $0) }

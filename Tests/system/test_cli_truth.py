@@ -10,6 +10,7 @@ removed from both managers at the end.
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 
 import pytest
@@ -134,6 +135,9 @@ def test_doctor_json_lists_checks_and_exits_by_its_fixes(box, user_gateway_holds
 
     # A missing token is regenerated and the gateway restarted to load it: the CLI gets in with it.
     box.run(f"rm {STATE}/gateway.token", user=USER)
+    r = alice(box, "gateway restart")
+    print(r.stderr)
+    assert r.returncode == 1 and "243/CREDENTIALS" in r.stderr and "doctor --fix" in r.stderr, r.stderr
     r = alice(box, "doctor --fix")
     print(r.stdout)
     assert r.returncode == 0 and "restarted" in r.stdout, r.stdout
@@ -182,3 +186,41 @@ def test_messages_carry_profile_scope_and_the_right_exit(box):
     finally:
         box.run(f"mv {STATE}/openclaw.json.bak {STATE}/openclaw.json", user=USER)
     assert alice(box, "gateway restart").returncode == 0
+
+
+def test_install_refuses_a_taken_port_and_undoes_a_failed_start(box):
+    units = f"/home/{USER}/.config/systemd/user"
+    sq_state = f"/home/{USER}/.openclaw-sq"
+    squatter = box.popen("exec python3 -c \"import socket,sys; s=socket.socket(); "
+                         "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', 18830)); "
+                         "s.listen(); print('up', flush=True); sys.stdin.read()\"", stdin=subprocess.PIPE)
+    try:
+        assert squatter.stdout.readline().strip() == "up"
+        r = box.run("openclaw --profile sq gateway install --port 18830", user=USER, check=False)
+        print(r.stderr)
+        assert r.returncode == 1 and "port 18830 is already in use by pid" in r.stderr and "python3" in r.stderr
+        assert "nothing was installed" in r.stderr
+        assert box.run(f"ls {units}/openclaw-gateway-sq.socket {sq_state}/gateway.token", check=False).returncode != 0
+    finally:
+        squatter.stdin.close()
+        squatter.wait(timeout=10)
+
+    # Another profile of the same user on that port is named as such.
+    r = box.run(f"openclaw --profile sq gateway install --port {PORT}", user=USER, check=False)
+    assert r.returncode == 1 and f"{UNIT}.socket (user manager)" in r.stderr, r.stderr
+
+    # A gateway that cannot start (a channel it rejects) is not left installed and enabled.
+    box.run(f"umask 077 && mkdir -p {sq_state} && printf '%s' "
+            "'{\"gateway\":{\"port\":18831},\"channels\":{\"irc\":{\"server\":\"x\",\"nick\":\"1bad\"}}}' "
+            f"> {sq_state}/openclaw.json", user=USER)
+    try:
+        started = time.monotonic()
+        r = box.run("openclaw --profile sq gateway install", user=USER, check=False)
+        print(r.stderr)
+        assert r.returncode == 1 and "the install was undone" in r.stderr and time.monotonic() - started < 15
+        assert "channels.irc.nick" in r.stderr, r.stderr
+        assert box.run(f"ls {units}/openclaw-gateway-sq.socket", check=False).returncode != 0
+        assert box.run("openclaw --profile sq gateway status", user=USER, check=False).returncode == 3
+    finally:
+        box.run("openclaw --profile sq gateway uninstall", user=USER, check=False)
+        box.run(f"rm -rf {sq_state}", check=False)

@@ -152,9 +152,10 @@ public final class GatewayService {
             }
             if last.ok { return last }
             if remaining <= 0 { throw .notReady(url: last.url, error: last.error ?? "no answer") }
-            // Stop waiting early when systemd already gave up on the service.
+            // Stop waiting early when systemd gave up on the service, or when its start failed and
+            // systemd only waits to try again (RestartSec=): the same start fails the same way.
             if let state = try? withManager({ (m) throws(SystemdError) in try m.unit(target.serviceUnit) }),
-               state.activeState == "failed" {
+               state.activeState == "failed" || (state.subState == "auto-restart" && state.result != "success") {
                 throw failed(target.serviceUnit, result: state.result)
             }
             usleep(100_000)

@@ -21,6 +21,10 @@ enum StatusText {
             lines.append("")
             lines.append("Last gateway error: \(line)")
         }
+        if !report.otherInstances.isEmpty {
+            lines.append("")
+            lines.append("Other installs: " + report.otherInstances.map(\.summary).joined(separator: "; "))
+        }
         if !report.warnings.isEmpty {
             lines.append("")
             lines.append("Warnings:")

@@ -15,6 +15,14 @@ public struct FoundGateway: Sendable, Equatable {
     public var ours: Bool
     /// A legacy name (clawdbot-gateway, moltbot-gateway) that doctor migrates.
     public var legacy: Bool
+    /// Shipped by the package in /usr/lib/systemd (or /lib/systemd): offered, not foreign.
+    public var vendor: Bool = false
+    /// The openclaw profile its name says ("default" for openclaw-gateway.*), nil for other names.
+    public var profile: String?
+
+    /// Worth a warning in plain `status`: not ours, not another profile of ours (listed as such),
+    /// not an idle package unit.
+    var isForeign: Bool { !ours && profile == nil && !(vendor && activeState != "active") }
 
     public var warning: String {
         let state = activeState.isEmpty ? "" : " (\(activeState))"
@@ -56,22 +64,27 @@ extension GatewayService {
     /// Scans the user and the system manager (whichever are reachable) for
     /// units named like a gateway, running a gateway binary, or listening
     /// on `port`.
-    func scanForGateways(port: Int) -> [FoundGateway] {
+    /// Without `deep` only units *named* like a gateway are looked at (two filtered list calls per
+    /// manager): cheap enough for every plain `status` (S9).
+    func scanForGateways(port: Int, deep: Bool = true) -> [FoundGateway] {
         var found: [FoundGateway] = []
         for scope in [ServiceKind.user, .system] {
             guard let bus = try? (scope == .user ? Bus.user() : Bus.system()) else { continue }
-            found += (try? scan(SystemdManager(bus: bus), scope: scope, port: port)) ?? []
+            found += (try? scan(SystemdManager(bus: bus), scope: scope, port: port, deep: deep)) ?? []
         }
         return found
     }
 
-    private func scan(_ manager: SystemdManager, scope: ServiceKind, port: Int) throws(SystemdError) -> [FoundGateway] {
+    private func scan(_ manager: SystemdManager, scope: ServiceKind, port: Int, deep: Bool) throws(SystemdError)
+        -> [FoundGateway]
+    {
         // Unit files catch installed-but-stopped units; ListUnits catches loaded ones (including runtime units).
         var names = Set(try manager.listUnitFiles(patterns: GatewayNames.filePatterns).compactMap { file -> String? in
             let name = String(file.path.split(separator: "/").last ?? "")
             return GatewayNames.match(name) != nil ? name : nil
         })
-        let loaded = try manager.listUnits().filter { $0.loadState == "loaded" }
+        let loaded = try (deep ? manager.listUnits() : manager.listUnits(patterns: GatewayNames.filePatterns))
+            .filter { $0.loadState == "loaded" }
         var candidates: [(String, String)] = names.map { ($0, "name") }
         for entry in loaded where !names.contains(entry.name) {
             if GatewayNames.match(entry.name) != nil {
@@ -100,11 +113,44 @@ extension GatewayService {
             let argv = state.execStart.first?.argv ?? []
             let ours = scope == target.kind && (name == target.serviceUnit || name == target.socketUnit)
             let legacy = GatewayNames.match(name).map { GatewayNames.legacyBases.contains($0.base) } ?? false
+            let match = GatewayNames.match(name)
             found.append(FoundGateway(scope: scope, unit: name, activeState: state.activeState,
                                       fragmentPath: state.fragmentPath,
                                       execStart: argv.isEmpty ? nil : argv.joined(separator: " "),
-                                      listen: state.listen.map(\.address), reason: reason, ours: ours, legacy: legacy))
+                                      listen: state.listen.map(\.address), reason: reason, ours: ours, legacy: legacy,
+                                      vendor: state.fragmentPath.hasPrefix("/usr/lib/systemd/")
+                                          || state.fragmentPath.hasPrefix("/lib/systemd/"),
+                                      profile: match?.base == "openclaw-gateway" ? match?.profile ?? "default" : nil))
         }
         return found
+    }
+}
+
+/// One other install of openclaw (its socket and service together), as plain `status` names it.
+public struct OtherInstance: Sendable, Equatable {
+    public var profile: String
+    public var scope: ServiceKind
+    /// "active" when either unit is.
+    public var activeState: String
+    public var listen: [String]
+
+    static func group(_ units: [FoundGateway]) -> [OtherInstance] {
+        var out: [OtherInstance] = []
+        for unit in units {
+            guard let profile = unit.profile else { continue }
+            if let i = out.firstIndex(where: { $0.profile == profile && $0.scope == unit.scope }) {
+                if unit.activeState == "active" { out[i].activeState = "active" }
+                out[i].listen += unit.listen
+            } else {
+                out.append(OtherInstance(profile: profile, scope: unit.scope, activeState: unit.activeState,
+                                         listen: unit.listen))
+            }
+        }
+        return out
+    }
+
+    /// "work (user manager, active on 127.0.0.1:18800)"
+    public var summary: String {
+        "\(profile) (\(scope.rawValue) manager, \(activeState)" + (listen.isEmpty ? "" : " on " + listen.joined(separator: ", ")) + ")"
     }
 }

@@ -135,6 +135,8 @@ public struct StatusReport: Sendable {
     public var gateways: [FoundGateway]?
     /// Other gateways this config did not install, named (S9), and other advice.
     public var warnings: [String]
+    /// This product's other installs: other profiles on either manager, this profile on the other one.
+    public var otherInstances: [OtherInstance] = []
 }
 
 extension GatewayService {
@@ -192,13 +194,17 @@ extension GatewayService {
         if let running = rpc?.version, running != BuildInfo.version {
             // After a package upgrade a user gateway keeps the previous binary until restarted.
             warnings.append("the gateway runs version \(running) but this openclaw is \(BuildInfo.version): "
-                + "run `openclaw gateway restart`\(target.kind == .system ? " --system" : "") to run the installed one")
+                + "run `\(target.command("gateway restart"))` to run the installed one")
         }
-        var gateways: [FoundGateway]?
-        if options.deep {
-            let found = scanForGateways(port: settings.port)
-            gateways = found
-            warnings += found.filter { !$0.ours }.map(\.warning)
+        // S9 in every status: the cheap scan (units named like a gateway) unless --deep asks for all.
+        let found = scanForGateways(port: settings.port, deep: options.deep)
+        let gateways: [FoundGateway]? = options.deep ? found : nil
+        warnings += found.filter { options.deep ? !$0.ours : $0.isForeign }.map(\.warning)
+        let instances = OtherInstance.group(found.filter { !$0.ours && $0.profile != nil && !($0.vendor && $0.activeState != "active") })
+        let oursListens = section.socketActiveState == "active" && section.listen.contains { $0.hasSuffix(":\(settings.port)") }
+        if !oursListens, otherGateway == nil, explicitURL == nil, ListeningPorts.current().contains(settings.port) {
+            warnings.append("port \(settings.port) is in use by \(portHolder(settings.port) ?? "another program"), "
+                + "not by \(target.socketUnit)")
         }
 
         let exit: StatusExit
@@ -222,7 +228,7 @@ extension GatewayService {
         return StatusReport(exitCode: exit, profile: target.paths.profileLabel, configPath: target.paths.configPath,
                             configError: configError, probeTarget: url, service: section, rpc: rpc,
                             lastErrorLine: lastErrorLine, otherGateway: otherGateway, gateways: gateways,
-                            warnings: warnings)
+                            warnings: warnings, otherInstances: instances)
     }
 
     /// MainPID now (after a probe that may have activated the service); nil when it cannot be read.

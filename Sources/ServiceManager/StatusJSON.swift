@@ -21,6 +21,10 @@ extension StatusReport {
         o["gateways"] = gateways.map { .array($0.map(\.json)) } ?? .null
         o["warnings"] = .array(warnings.map(JSONValue.string))
         o["otherGateway"] = otherGateway.map(\.json) ?? .null
+        o["otherInstances"] = .array(otherInstances.map { instance in
+            ["profile": .string(instance.profile), "scope": .string(instance.scope.rawValue),
+             "activeState": .string(instance.activeState), "listen": .array(instance.listen.map(JSONValue.string))]
+        })
         return .object(o)
     }
 }
@@ -99,6 +103,8 @@ extension FoundGateway {
         o["reason"] = .string(reason)
         o["ours"] = .bool(ours)
         o["legacy"] = .bool(legacy)
+        o["vendor"] = .bool(vendor)
+        o["profile"] = profile.map(JSONValue.string) ?? .null
         return .object(o)
     }
 }

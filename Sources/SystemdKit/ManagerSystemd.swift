@@ -133,6 +133,13 @@ public final class SystemdManager {
         (try manager("ListUnits").first?.array ?? []).compactMap(UnitListEntry.init)
     }
 
+    /// Loaded units whose names match the globs (ListUnitsByPatterns): the manager filters, so a
+    /// cheap scan does not decode every unit of a busy system manager.
+    public func listUnits(patterns: [String]) throws(SystemdError) -> [UnitListEntry] {
+        (try manager("ListUnitsByPatterns", [.strings([]), .strings(patterns)]).first?.array ?? [])
+            .compactMap(UnitListEntry.init)
+    }
+
     /// Installed unit files and their enablement state, loaded or not.
     /// With `patterns` (shell globs on the file name) the manager skips
     /// computing the state of every other file, which is most of the cost

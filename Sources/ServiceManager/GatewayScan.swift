@@ -130,7 +130,7 @@ extension GatewayService {
 public struct OtherInstance: Sendable, Equatable {
     public var profile: String
     public var scope: ServiceKind
-    /// "active" when either unit is.
+    /// The more telling of the two units' states: active, else failed, else the first one's.
     public var activeState: String
     public var listen: [String]
 
@@ -139,7 +139,10 @@ public struct OtherInstance: Sendable, Equatable {
         for unit in units {
             guard let profile = unit.profile else { continue }
             if let i = out.firstIndex(where: { $0.profile == profile && $0.scope == unit.scope }) {
-                if unit.activeState == "active" { out[i].activeState = "active" }
+                let rank = ["active": 2, "failed": 1]
+                if rank[unit.activeState, default: 0] > rank[out[i].activeState, default: 0] {
+                    out[i].activeState = unit.activeState
+                }
                 out[i].listen += unit.listen
             } else {
                 out.append(OtherInstance(profile: profile, scope: unit.scope, activeState: unit.activeState,

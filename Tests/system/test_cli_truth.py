@@ -81,7 +81,12 @@ def test_status_names_another_gateway_instead_of_false_green(box, user_gateway_h
 
     # The user's own view of the same gateway is green, and the identity check costs no round trip.
     code = alice(box, "gateway status --json")
-    assert code.returncode == 0 and json.loads(code.stdout)["otherGateway"] is None, code.stdout
+    mine = json.loads(code.stdout)
+    assert code.returncode == 0 and mine["otherGateway"] is None, code.stdout
+    # S9 without --deep: the system install of the same profile is named; the package's idle units are not foreign.
+    assert {"profile": PROFILE, "scope": "system", "activeState": "failed", "listen": [f"127.0.0.1:{PORT}"]} \
+        in mine["otherInstances"], mine["otherInstances"]
+    assert not any("openclaw-gateway.s" in w for w in mine["warnings"]), mine["warnings"]
     # start --system does not wait 30 s for hello-ok from the wrong gateway either.
     started = time.monotonic()
     r = root(box, "gateway start --system")
@@ -129,6 +134,7 @@ def test_doctor_json_lists_checks_and_exits_by_its_fixes(box, user_gateway_holds
     before = main_pid(box)
     legacy = f"/home/{USER}/.config/systemd/user/clawdbot-gateway.service"
     box.run(f"printf '[Service]\\nExecStart=/bin/sleep 600\\n' > {legacy} && systemctl --user daemon-reload", user=USER)
+    assert "legacy gateway unit: clawdbot-gateway.service" in alice(box, "gateway status").stdout
     r = alice(box, "doctor --fix")
     print(r.stdout)
     assert "migrated legacy user unit clawdbot-gateway.service" in r.stdout and main_pid(box) == before, r.stdout

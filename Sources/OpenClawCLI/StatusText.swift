@@ -11,10 +11,13 @@ enum StatusText {
     static func render(_ report: StatusReport, nowUsec: UInt64, paint: (String, Terminal.Color) -> String) -> String {
         var lines: [String] = []
         lines.append("Profile:       \(report.profile)")
-        lines.append("Config:        \(report.configPath)" + (report.configError.map { " (" + paint("error: \($0)", .red) + ")" } ?? ""))
+        let config = report.configError.map { " (" + paint("error: \($0)", .red) + ")" }
+            ?? (report.configPresent ? "" : " (not present: defaults)")
+        lines.append("Config:        \(report.configPath)" + config)
         lines.append("Probe target:  \(report.probeTarget)")
         lines.append("")
         lines += service(report.service, nowUsec: nowUsec, paint: paint)
+        if let restart = report.lastRestart { lines.append("  Last restart: \(restart)") }
         lines.append("")
         lines += rpc(report.rpc, other: report.otherGateway, paint: paint)
         if let line = report.lastErrorLine {

@@ -23,6 +23,25 @@ extension GatewayService {
         return Self.cause(among: lines, runs: runs)
     }
 
+    /// Why systemd restarted the service last, from its own lines about it (the properties are reset
+    /// by the restart): "21:03:12 UTC: Main process exited, code=dumped, status=6/ABRT; Failed with result
+    /// 'watchdog'". Read only when NRestarts > 0.
+    func lastRestartReason() -> String? {
+        let about = target.kind == .user ? "USER_UNIT" : "UNIT"
+        guard let reader = try? JournalReader(matches: ["\(about)=\(target.serviceUnit)"]),
+              let lines = try? reader.tail(limit: 40) else { return nil }
+        guard let scheduled = lines.lastIndex(where: { $0.message.contains("Scheduled restart job") }) else { return nil }
+        let before = lines[..<scheduled].suffix(4).filter {
+            $0.message.contains("Main process exited") || $0.message.contains("Failed with result")
+                || $0.message.contains("Watchdog timeout") || $0.message.contains("Killing process")
+        }
+        guard let first = before.first else { return nil }
+        let text = before.map { line in
+            line.message.split(separator: ": ", maxSplits: 1).last.map(String.init) ?? line.message
+        }
+        return UTCTime.hhmmss(usec: first.realtimeUsec) + " UTC: " + text.joined(separator: "; ")
+    }
+
     /// The latest activation of one unit, as journal lines can be matched to it.
     struct LatestRun {
         var invocationID: String
@@ -59,5 +78,14 @@ extension GatewayService {
         let generic = ["Failed to listen on", "Failed with result", "Failed to start", "Main process exited",
                        "Start request repeated too quickly", "Scheduled restart job", "Failed to run 'start' task"]
         return generic.contains { message.hasPrefix($0) || message.contains(": " + $0) }
+    }
+}
+
+/// "21:03:12" for a wall-clock µs timestamp (UTC), without Foundation.
+enum UTCTime {
+    static func hhmmss(usec: UInt64) -> String {
+        let seconds = Int(usec / 1_000_000) % 86_400
+        func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        return "\(two(seconds / 3600)):\(two(seconds / 60 % 60)):\(two(seconds % 60))"
     }
 }

@@ -78,13 +78,17 @@ struct HostFacts: Sendable {
     var isWSL: Bool
     var hasRuntimeDir: Bool
     var isRoot: Bool
+    /// The caller's user manager runs (/run/user/UID/systemd exists) even if this shell lacks XDG_RUNTIME_DIR.
+    var userManagerRuns = false
+    var uid: UInt32 = 0
 
     static func current(environment: [String: String]) -> HostFacts {
         let version = (try? FileIO.read("/proc/version")).map { String(decoding: $0, as: UTF8.self).lowercased() } ?? ""
         let runtime = environment["XDG_RUNTIME_DIR"] ?? ""
         return HostFacts(systemdIsPID1: FileIO.exists("/run/systemd/system"),
                          isWSL: version.contains("microsoft") || FileIO.exists("/proc/sys/fs/binfmt_misc/WSLInterop"),
-                         hasRuntimeDir: !runtime.isEmpty && FileIO.exists(runtime), isRoot: geteuid() == 0)
+                         hasRuntimeDir: !runtime.isEmpty && FileIO.exists(runtime), isRoot: geteuid() == 0,
+                         userManagerRuns: FileIO.exists("/run/user/\(geteuid())/systemd"), uid: geteuid())
     }
 
     /// One sentence: what is missing and the way out.
@@ -100,6 +104,10 @@ struct HostFacts: Sendable {
         }
         if kind == .system {
             return "the systemd system manager is not reachable over D-Bus (is dbus running?)"
+        }
+        if !hasRuntimeDir && userManagerRuns {
+            return "your systemd user manager runs, but XDG_RUNTIME_DIR is not set in this shell (as under sudo or "
+                + "su): run `export XDG_RUNTIME_DIR=/run/user/\(uid)` and try again, or log in as the user directly"
         }
         if !hasRuntimeDir {
             return "no systemd user manager for this login (XDG_RUNTIME_DIR is unset or missing, as under sudo, "

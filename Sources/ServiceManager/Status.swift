@@ -105,7 +105,8 @@ public struct ServiceSection: Sendable {
         }
         lastExitStatus = lastExitCode == nil ? nil : service?.execMainStatus
         result = service?.result
-        statusText = service.flatMap { $0.statusText.isEmpty ? nil : $0.statusText }
+        // STATUS= outlives the process in systemd's memory: only a running service's text is current.
+        statusText = service.flatMap { $0.statusText.isEmpty || !$0.isActive ? nil : $0.statusText }
         socketActiveState = socket?.activeState
         socketSubState = socket?.subState
         listen = socket?.listen.map(\.address) ?? []
@@ -122,6 +123,10 @@ public struct StatusReport: Sendable {
     public var profile: String
     public var configPath: String
     public var configError: String?
+    /// false when the config file does not exist (the gateway runs on defaults).
+    public var configPresent = true
+    /// With restarts: the manager's journal lines that explain the last one ("Failed with result 'watchdog'").
+    public var lastRestart: String?
     /// The URL the probe used (or would use with --no-probe).
     public var probeTarget: String
     public var service: ServiceSection
@@ -225,10 +230,13 @@ extension GatewayService {
         } else {
             exit = rpc == nil ? .running : .unreachable
         }
-        return StatusReport(exitCode: exit, profile: target.paths.profileLabel, configPath: target.paths.configPath,
+        var report = StatusReport(exitCode: exit, profile: target.paths.profileLabel, configPath: target.paths.configPath,
                             configError: configError, probeTarget: url, service: section, rpc: rpc,
                             lastErrorLine: lastErrorLine, otherGateway: otherGateway, gateways: gateways,
                             warnings: warnings, otherInstances: instances)
+        report.configPresent = FileIO.exists(target.paths.configPath)
+        if let restarts = section.restarts, restarts > 0 { report.lastRestart = lastRestartReason() }
+        return report
     }
 
     /// MainPID now (after a probe that may have activated the service); nil when it cannot be read.

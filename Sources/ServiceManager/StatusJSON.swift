@@ -21,6 +21,8 @@ extension StatusReport {
         o["gateways"] = gateways.map { .array($0.map(\.json)) } ?? .null
         o["warnings"] = .array(warnings.map(JSONValue.string))
         o["otherGateway"] = otherGateway.map(\.json) ?? .null
+        o["configPresent"] = .bool(configPresent)
+        o["lastRestart"] = lastRestart.json
         o["otherInstances"] = .array(otherInstances.map { instance in
             ["profile": .string(instance.profile), "scope": .string(instance.scope.rawValue),
              "activeState": .string(instance.activeState), "listen": .array(instance.listen.map(JSONValue.string))]

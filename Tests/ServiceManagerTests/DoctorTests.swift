@@ -118,7 +118,7 @@ import Testing
         #expect(json["rpc"]?["error"]?.stringValue == "refused")
         let keys: [String] = if case .object(let o) = json { o.keys } else { [] }
         #expect(keys == ["schemaVersion", "cliVersion", "exitCode", "state", "profile", "configPath", "configError",
-                         "probeTarget", "service", "rpc", "lastErrorLine", "gateways", "warnings", "otherGateway", "otherInstances"])
+                         "probeTarget", "service", "rpc", "lastErrorLine", "gateways", "warnings", "otherGateway", "configPresent", "lastRestart", "otherInstances"])
     }
 }
 

@@ -45,3 +45,12 @@ import Testing
         #expect(GatewayIdentity(hello: ["type": "hello-ok", "server": ["version": "0.0.9"]]) == nil)
     }
 }
+
+@Suite struct RuntimeDirMessageTests {
+    @Test func aRunningManagerWithoutXDGRuntimeDirIsNotCalledMissing() {
+        let facts = HostFacts(systemdIsPID1: true, isWSL: false, hasRuntimeDir: false, isRoot: false,
+                              userManagerRuns: true, uid: 1000)
+        let text = facts.explainUnavailable(.user)
+        #expect(text.contains("XDG_RUNTIME_DIR=/run/user/1000") && !text.contains("no systemd user manager"))
+    }
+}

@@ -170,6 +170,7 @@ def test_messages_carry_profile_scope_and_the_right_exit(box):
     assert r.returncode == 3 and f"`{never} gateway install`" in r.stderr, r.stderr
     r = box.run(f"{never} gateway status", user=USER, check=False)
     assert r.returncode == 3 and f"`{never} gateway install`" in r.stdout, r.stdout
+    assert "openclaw.json (not present: defaults)" in r.stdout, r.stdout
     # Not root: --system says it needs root, not "Operation not permitted"/"Access denied".
     r = box.run("openclaw gateway start --system", user=USER, check=False)  # the packaged unit exists
     print(r.stderr)
@@ -230,3 +231,21 @@ def test_install_refuses_a_taken_port_and_undoes_a_failed_start(box):
     finally:
         box.run("openclaw --profile sq gateway uninstall", user=USER, check=False)
         box.run(f"rm -rf {sq_state}", check=False)
+
+
+def test_status_says_why_it_restarted_and_drops_stale_status_text(box, user_gateway_holds_the_port):
+    from conftest import wait_for
+    alice(box, "gateway status")  # socket-activated: make sure it runs
+    before = main_pid(box)
+    box.run(f"systemctl --user kill -s SIGKILL {UNIT}.service", user=USER)
+    wait_for(lambda: main_pid(box) not in ("0", before), 20, what="systemd's automatic restart")
+    r = alice(box, "gateway status")
+    print(r.stdout)
+    line = next((l for l in r.stdout.splitlines() if "Last restart:" in l), "")
+    assert "UTC" in line and ("KILL" in line or "signal" in line), r.stdout
+    assert json.loads(alice(box, "gateway status --json").stdout)["lastRestart"], "lastRestart in JSON"
+
+    assert alice(box, "gateway stop").returncode == 0
+    doc = json.loads(alice(box, "gateway status --json").stdout)
+    assert doc["service"]["statusText"] is None and "Status:" not in alice(box, "gateway status").stdout, doc
+    assert alice(box, "gateway start").returncode == 0

@@ -198,7 +198,8 @@ def test_messages_carry_profile_scope_and_the_right_exit(box):
 def test_install_refuses_a_taken_port_and_undoes_a_failed_start(box):
     units = f"/home/{USER}/.config/systemd/user"
     sq_state = f"/home/{USER}/.openclaw-sq"
-    squatter = box.popen("exec python3 -c \"import socket,sys; s=socket.socket(); "
+    # alice's own process: she may see which pid holds the port (another user's needs root).
+    squatter = box.popen(f"exec runuser -u {USER} -- python3 -c \"import socket,sys; s=socket.socket(); "
                          "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', 18830)); "
                          "s.listen(); print('up', flush=True); sys.stdin.read()\"", stdin=subprocess.PIPE)
     try:

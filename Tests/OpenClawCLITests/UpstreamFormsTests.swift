@@ -83,8 +83,8 @@ import Testing
     }
 
     @Test func doctorRepairIsFix() throws {
-        #expect(try parse("doctor", "--repair") == .doctor(fix: true, system: false))
-        #expect(try parse("gateway", "doctor", "--repair") == .doctor(fix: true, system: false))
+        #expect(try parse("doctor", "--repair") == .doctor(DoctorRequest(fix: true, system: false)))
+        #expect(try parse("gateway", "doctor", "--repair") == .doctor(DoctorRequest(fix: true, system: false)))
         #expect(try help("doctor").contains("--repair"))
     }
 }

@@ -90,7 +90,7 @@ def test_url_flag_beats_env(gateway):
 def test_wrong_token_is_one_clear_sentence(gateway):
     env = cli_env(gateway, OPENCLAW_GATEWAY_TOKEN="wrong")
     res = run(["gateway", "health"], env)
-    assert res.returncode == 1
+    assert res.returncode == 7  # up, but it refuses our secret (README's exit codes)
     line = one_sentence(res.stderr)
     assert gateway.url in line and "token" in line
 

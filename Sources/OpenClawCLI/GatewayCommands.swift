@@ -20,7 +20,13 @@ struct GatewayCommands {
     func resolve(_ override: RPCTarget) throws(CommandFailure) -> GatewayTarget {
         if override.system { return try resolveSystem(override) }
         do {
-            return try GatewayTarget.resolve(profile: profile, override: override, environment: environment)
+            return try GatewayTarget.resolve(profile: profile, override: override, environment: environment) { settings in
+                // Only a config secret can disagree with the installed unit's credential: then ask the unit.
+                guard settings.secretSource == "config",
+                      let service = try? ServiceCommands(terminal: terminal, environment: environment, profile: profile)
+                          .service(system: false) else { return settings }
+                return service.presented(settings, credentialPath: service.credentialPath())
+            }
         } catch {
             throw CommandFailure(error.description)
         }

@@ -67,6 +67,7 @@ extension GatewayService {
                 _ = try restart(timeoutMs: timeoutMs)
                 fixed.append("restarted \(target.socketUnit) and \(target.serviceUnit)")
             }
+            if ids.contains("token-disagree") { fixed.append(try reconcileConfigToken()) }
             if ids.contains("linger-off") {
                 switch try ensureLinger() {
                 case .enabled: fixed.append("linger: enabled for \(target.userName)")
@@ -138,6 +139,7 @@ extension GatewayService {
         if target.kind == .user { run(auditLinger, fine: "linger: on for \(target.userName)") }
         run(auditToken, fine: "token: \(target.paths.tokenFile) mode 600, directory 700")
         run(auditAgentSecrets, fine: "agent secrets: \(target.paths.agentSecretsFile) absent or 0600")
+        run(auditSecretSources, fine: "secret: config, environment and the gateway's token file agree")
         run(auditLegacy, fine: "legacy units (clawdbot, moltbot): none")
         return findings
     }

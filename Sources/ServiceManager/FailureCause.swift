@@ -21,7 +21,11 @@ extension GatewayService {
             causes.append("\(socket.name) could not listen on \(address): it is in use by \(who)")
         }
         if let service, service.execMainCode == 1, let status = service.execMainStatus, status != 0 {
-            causes.append("\(service.name) exited with status " + Self.exitStatusName(status))
+            var cause = "\(service.name) exited with status " + Self.exitStatusName(status)
+            if status == 243, let file = service.loadCredentials["gateway-token"], !FileIO.exists(file) {
+                cause += " (\(file) is missing: `\(target.command("doctor --fix"))` creates it)"
+            }
+            causes.append(cause)
         }
         if let line = lastJournalError(), !causes.contains(where: { $0.contains(line) }) {
             causes.append("last error: \(line)")

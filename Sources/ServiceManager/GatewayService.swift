@@ -136,7 +136,7 @@ public final class GatewayService {
     /// Probes until hello-ok or the deadline: start-up time varies (PITFALLS:
     /// no fixed sleep), and the first connection is what activates the service.
     func waitUntilAnswering(timeoutMs: Int) throws(ServiceError) -> ProbeResult {
-        let settings = try settings()
+        let settings = presented(try settings(), credentialPath: credentialPath())
         let url = installedProbeURL(settings)
         let deadline = monotonicMs() + timeoutMs
         while true {

@@ -164,10 +164,21 @@ extension GatewayService {
     /// where this gateway listens, and a later plain `install` changes nothing.
     func recordListenAddress(port: Int?, bind: String?) throws(ServiceError) {
         guard port != nil || bind != nil else { return }
-        try UserFiles(target).access { () throws(ServiceError) in try writeListenAddress(port: port, bind: bind) }
+        try editConfig { root in
+            var gateway = root["gateway"]?.objectValue ?? JSONObject()
+            if let port { gateway["port"] = .int(Int64(port)) }
+            if let bind { gateway["bind"] = .string(bind) }
+            root["gateway"] = .object(gateway)
+        }
     }
 
-    private func writeListenAddress(port: Int?, bind: String?) throws(ServiceError) {
+    /// Changes the profile's `openclaw.json` (other keys kept; written only when something changed),
+    /// 0600 and owned by the account the gateway runs as (as that account when root acts for it).
+    func editConfig(_ change: (inout JSONObject) -> Void) throws(ServiceError) {
+        try UserFiles(target).access { () throws(ServiceError) in try writeConfig(change) }
+    }
+
+    private func writeConfig(_ change: (inout JSONObject) -> Void) throws(ServiceError) {
         let path = target.paths.configPath
         var root: JSONObject
         do {
@@ -175,12 +186,9 @@ extension GatewayService {
         } catch {
             throw .config(error)
         }
-        var gateway = root["gateway"]?.objectValue ?? JSONObject()
-        let before = gateway
-        if let port { gateway["port"] = .int(Int64(port)) }
-        if let bind { gateway["bind"] = .string(bind) }
-        guard gateway != before else { return }
-        root["gateway"] = .object(gateway)
+        let before = root
+        change(&root)
+        guard root != before else { return }
         let owner = (uid: uid_t(target.uid), gid: gid_t(target.gid))
         try FileIO.makeDirectories(target.paths.stateDir, mode: 0o700, owner: owner)
         try FileIO.writeAtomically(path, Array((JSONValue.object(root).prettyPrinted() + "\n").utf8), mode: 0o600,

@@ -70,6 +70,8 @@ public struct ServiceSection: Sendable {
     public var error: String?
     /// The command that installs this profile on this manager, for hints (not in the JSON).
     public var installCommand: String
+    /// The file the service's `LoadCredential=gateway-token:` names: the secret the gateway checks.
+    public var credentialPath: String?
 
     public var isActive: Bool { activeState == "active" || activeState == "reloading" || socketActiveState == "active" }
 
@@ -113,6 +115,7 @@ public struct ServiceSection: Sendable {
         needDaemonReload = service?.needDaemonReload == true || socket?.needDaemonReload == true
         error = nil
         installCommand = target.command("gateway install")
+        credentialPath = service?.loadCredentials["gateway-token"]
     }
 }
 
@@ -172,6 +175,7 @@ extension GatewayService {
         var configError: String?
         var settings = GatewaySettings(paths: target.paths)
         do { settings = try self.settings() } catch { configError = error.description }
+        settings = presented(settings, credentialPath: section.credentialPath)
         // An explicit address (--url, OPENCLAW_GATEWAY_URL) is probed as given; whoever answers
         // there is what the user asked about, so only the unit's own address gets the identity check.
         let explicitURL = options.url ?? environment["OPENCLAW_GATEWAY_URL"].flatMap { $0.isEmpty ? nil : $0 }

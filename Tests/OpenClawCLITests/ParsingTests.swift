@@ -340,3 +340,21 @@ private func usageError(_ line: String) -> UsageError? {
         #expect(throws: UsageError.self) { try parse("logs --grep (") }
     }
 }
+
+@Suite struct SecretDestinationTests {
+    let env = ["HOME": "/nonexistent-home", "OPENCLAW_GATEWAY_TOKEN": "local-secret"]
+
+    @Test func aRemoteURLGetsNoLocalSecret() throws {
+        let remote = try GatewayTarget.resolve(profile: nil, override: RPCTarget(url: "ws://203.0.113.5:18789"),
+                                               environment: env)
+        #expect(remote.token == nil && remote.password == nil)
+        let given = try GatewayTarget.resolve(profile: nil, override: RPCTarget(url: "ws://203.0.113.5:1", token: "t"),
+                                              environment: env)
+        #expect(given.token == "t")
+        let local = try GatewayTarget.resolve(profile: nil, override: RPCTarget(url: "ws://[::1]:18789"), environment: env)
+        #expect(local.token == "local-secret")
+        var remoteEnv = env
+        remoteEnv["OPENCLAW_GATEWAY_URL"] = "ws://gateway.example.org:18789/"
+        #expect(try GatewayTarget.resolve(profile: nil, override: RPCTarget(), environment: remoteEnv).token == nil)
+    }
+}

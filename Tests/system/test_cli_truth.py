@@ -141,10 +141,12 @@ def test_doctor_json_lists_checks_and_exits_by_its_fixes(box, user_gateway_holds
 
     # A missing token is regenerated and the gateway restarted to load it: the CLI gets in with it.
     box.run(f"rm {STATE}/gateway.token", user=USER)
-    r = alice(box, "gateway restart")
-    print(r.stderr)
-    assert r.returncode == 1 and "243/CREDENTIALS" in r.stderr and "doctor --fix" in r.stderr, r.stderr
-    r = alice(box, "doctor --fix")
+    try:
+        r = alice(box, "gateway restart")
+        print(r.stderr)
+        assert r.returncode == 1 and "243/CREDENTIALS" in r.stderr and "doctor --fix" in r.stderr, r.stderr
+    finally:
+        r = alice(box, "doctor --fix")
     print(r.stdout)
     assert r.returncode == 0 and "restarted" in r.stdout, r.stdout
     assert main_pid(box) != before and alice(box, "gateway health").returncode == 0
@@ -250,3 +252,28 @@ def test_status_says_why_it_restarted_and_drops_stale_status_text(box, user_gate
     doc = json.loads(alice(box, "gateway status --json").stdout)
     assert doc["service"]["statusText"] is None and "Status:" not in alice(box, "gateway status").stdout, doc
     assert alice(box, "gateway start").returncode == 0
+
+
+def test_one_source_of_truth_for_the_secret(box, user_gateway_holds_the_port):
+    # What upstream's docs tell people to edit: a token in the config that the installed gateway does not check.
+    box.run(f"cp {STATE}/openclaw.json {STATE}/openclaw.json.bak && printf '%s' "
+            f"'{{\"gateway\":{{\"port\":{PORT},\"auth\":{{\"token\":\"edited-by-hand\"}}}}}}' > {STATE}/openclaw.json",
+            user=USER)
+    try:
+        # The CLI presents the file the unit's LoadCredential= names: nothing is refused, nothing hangs.
+        assert alice(box, "gateway health").returncode == 0
+        started = time.monotonic()
+        assert alice(box, "gateway restart").returncode == 0 and time.monotonic() - started < 10
+        assert alice(box, "gateway status").returncode == 0
+        r = alice(box, "doctor")
+        print(r.stdout)
+        assert r.returncode == 1 and "token-disagree" in r.stdout and "No problems found" not in r.stdout, r.stdout
+        r = alice(box, "doctor --fix")
+        assert r.returncode == 0 and "gateway.auth.token" in r.stdout, r.stdout
+        token = box.run(f"cat {STATE}/gateway.token", user=USER).stdout.strip()
+        assert json.loads(box.run(f"cat {STATE}/openclaw.json", user=USER).stdout)["gateway"]["auth"]["token"] == token
+        # The environment still wins when given: a wrong one is refused, and doctor names it.
+        r = alice(box, "doctor", env="OPENCLAW_GATEWAY_TOKEN=stale")
+        assert "token-env-disagree" in r.stdout, r.stdout
+    finally:
+        box.run(f"mv {STATE}/openclaw.json.bak {STATE}/openclaw.json", user=USER)

@@ -227,7 +227,7 @@ enum CommandTree {
         options: doctorOptions, notes: doctorNotes)
     private static let doctorNotes = """
         Exits 1 while problems remain or when a fix failed. Lists what it checked and found fine.
-        --json prints one document; its schema is in docs/cli-json.md.
+        --json prints one document; its schema is in /usr/share/doc/openclaw/cli-json.md.
         """
 
     static let completion = CommandSpec(

@@ -75,7 +75,12 @@ async def request(ws, method, params, rid, timeout=15):
     await ws.send(json.dumps({"type": "req", "id": rid, "method": method, "params": params}))
     deadline = time.monotonic() + timeout
     while True:
-        frame = json.loads(await asyncio.wait_for(ws.recv(), max(0.1, deadline - time.monotonic())))
+        raw = await asyncio.wait_for(ws.recv(), max(0.1, deadline - time.monotonic()))
+        # Broadcast events (presence on every reconnect: a thousand per storm, to each
+        # client) are skipped undecoded, so this one process keeps up with 1,000 clients.
+        if raw.startswith('{"type":"event"'):
+            continue
+        frame = json.loads(raw)
         if frame.get("type") == "res" and frame.get("id") == rid:
             return frame
 
@@ -268,7 +273,7 @@ async def main():
         print(json.dumps({"progress": round(time.monotonic() - started), "connected": len(stats.connected_now),
                           "answered": stats.answered, "sends": len(stats.sends)}), flush=True)
     # Let every client reconnect after the last fault before counting who is back.
-    stop_at = time.monotonic() + 30
+    stop_at = time.monotonic() + 60
     while time.monotonic() < stop_at and len([c for c in stats.connected_now if c.startswith("c")]) < clients:
         await asyncio.sleep(0.5)
     back = len([c for c in stats.connected_now if c.startswith("c")])

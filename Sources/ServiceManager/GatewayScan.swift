@@ -79,12 +79,15 @@ extension GatewayService {
         -> [FoundGateway]
     {
         // Unit files catch installed-but-stopped units; ListUnits catches loaded ones (including runtime units).
-        var names = Set(try manager.listUnitFiles(patterns: GatewayNames.filePatterns).compactMap { file -> String? in
-            let name = String(file.path.split(separator: "/").last ?? "")
-            return GatewayNames.match(name) != nil ? name : nil
-        })
+        // Plain status (not deep) keeps to one filtered ListUnits call and reads only units that are up or
+        // failed: an idle unit serves nothing, and every status must stay fast.
+        var names = !deep ? Set<String>() : Set(try manager.listUnitFiles(patterns: GatewayNames.filePatterns)
+            .compactMap { file -> String? in
+                let name = String(file.path.split(separator: "/").last ?? "")
+                return GatewayNames.match(name) != nil ? name : nil
+            })
         let loaded = try (deep ? manager.listUnits() : manager.listUnits(patterns: GatewayNames.filePatterns))
-            .filter { $0.loadState == "loaded" }
+            .filter { $0.loadState == "loaded" && (deep || !["inactive", ""].contains($0.activeState)) }
         var candidates: [(String, String)] = names.map { ($0, "name") }
         for entry in loaded where !names.contains(entry.name) {
             if GatewayNames.match(entry.name) != nil {

@@ -133,7 +133,8 @@ def test_doctor_json_lists_checks_and_exits_by_its_fixes(box, user_gateway_holds
     alice(box, "gateway status")  # socket-activated: make sure it runs
     before = main_pid(box)
     legacy = f"/home/{USER}/.config/systemd/user/clawdbot-gateway.service"
-    box.run(f"printf '[Service]\\nExecStart=/bin/sleep 600\\n' > {legacy} && systemctl --user daemon-reload", user=USER)
+    box.run(f"printf '[Service]\\nExecStart=/bin/sleep 600\\n' > {legacy} && systemctl --user daemon-reload "
+            "&& systemctl --user start clawdbot-gateway.service", user=USER)
     assert "legacy gateway unit: clawdbot-gateway.service" in alice(box, "gateway status").stdout
     r = alice(box, "doctor --fix")
     print(r.stdout)

@@ -65,6 +65,9 @@ extension GatewayService {
     /// start the socket, wait for hello-ok. A no-op when already installed as
     /// configured, unless `force`.
     public func install(_ options: InstallOptions = InstallOptions()) throws(ServiceError) -> InstallResult {
+        // Reach the manager first: without one (root with no user manager, no systemd at all)
+        // install fails with that sentence and creates nothing, not even the lock's state dir.
+        _ = try withManager { (m) throws(SystemdError) in try m.unit(target.socketUnit) }
         // Concurrent installs of one profile run one after the other, so each one's report
         // (token generated or existing, installed or already installed) is what it did.
         // As the service user (UserFiles): root never follows a symlink the user planted.

@@ -304,3 +304,62 @@ def test_transcript_store_recovers_by_itself_once_space_returns(store, ircd, gat
         assert time.monotonic() < deadline, "the session store never recovered"
         time.sleep(0.2)
     assert "sessions: recording again" in gw.log_text()
+
+
+def test_a_reply_that_cannot_be_recorded_is_never_sent(ircd, gateways, tmp_path):  # noqa: F811
+    """"Never send what it could not record first", for session turns: only the transcripts sit on
+    a 64 KiB tmpfs (the send ledger has room). Once it is full, an inbound IRC message whose reply
+    does not fit gets no reply on IRC (the observer sees nothing), the turn's chat event is "error"
+    naming ENOSPC, storage.sessions shows it; with space back the next message is answered."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    tmp = str(tmp_path)
+    sessions = os.path.join(tmp, "state", "sessions")
+    os.makedirs(sessions)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", sessions], check=True)
+    try:
+        backend = tmp_path / "backend.sh"
+        # A reply bigger than a tmpfs page for "big", so its append needs a page the full disk lacks.
+        backend.write_text("#!/bin/sh\nmsg=$(cat)\ncase \"$msg\" in *big*) printf 'big:%06000d\\n' 0 ;; "
+                           "*) echo \"reply:$msg\" ;; esac\n")
+        backend.chmod(0o755)
+        config = {**irc_config(ircd.port, allowFrom=["alice"]), "agent": {"command": [str(backend)], "runner": "fork"}}
+        gw = Gateway(tmp, config=config)
+        gateways.append(gw)
+        wait_linked(gw.url)
+        alice = Observer(ircd.port, nick="alice", channel=None)
+        ws, _ = handshake(gw.url)
+        try:
+            def replies():
+                return [m[2] for m in alice.messages if m[0] == "clawbot"]
+
+            def chat_end():
+                while True:
+                    frame = json.loads(ws.recv(timeout=10))
+                    if frame.get("event") == "chat" and frame["payload"]["state"] in ("final", "error"):
+                        return frame["payload"]
+
+            alice.send("PRIVMSG clawbot :first")
+            assert chat_end()["state"] == "final"
+            alice.wait_for(lambda o: "reply:first" in replies())
+            filler = fill(sessions)
+            alice.send("PRIVMSG clawbot :big one")
+            end = chat_end()
+            assert end["state"] == "error" and "No space left on device" in end["errorMessage"], end
+            status = call(ws, "health", id_="h")["payload"]["storage"]["sessions"]
+            assert status["ok"] is False and "No space left on device" in status["error"], status
+            time.sleep(0.5)  # a reply sent anyway would have reached alice by now
+            assert not any(r.startswith("big:") for r in replies()), replies()
+            os.unlink(filler)
+            alice.send("PRIVMSG clawbot :big again")
+            assert chat_end()["state"] == "final"
+            alice.wait_for(lambda o: any(r.startswith("big:") for r in replies()))
+            history = call(ws, "chat.history", {"sessionKey": "irc:direct:alice"}, id_="h2")["payload"]["messages"]
+            assert [m["text"][:4] for m in history] == ["firs", "repl", "big ", "big:"], history
+        finally:
+            ws.close()
+            alice.close()
+    finally:
+        for gw in gateways:
+            gw.stop()
+        subprocess.run(["umount", "-l", sessions])

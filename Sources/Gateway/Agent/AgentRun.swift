@@ -66,6 +66,8 @@ extension AgentRunner {
         var replyPrefix = ""
         /// Who sent the message, recorded with the user turn of a group session.
         var from: String?
+        /// The turn went to the session transcript (or failed to): it is written once, before any reply leaves.
+        var recorded = false
         /// `chat` events of a session run count on their own.
         var chatSeq: Int64 = 0
         /// The transient unit the run ran in, and its CPU time and peak memory once read.

@@ -22,7 +22,8 @@ import OpenClawConfig
 /// it, queued ones included; runs already started finish on the old ones.
 /// Idempotency keys of `agent` are remembered in memory only (a restarted
 /// gateway forgets them); the `deliver` send goes through the durable ledger
-/// under the key `agent:<idempotencyKey>`.
+/// under the key `agent:<idempotencyKey>`, and a session run's only once its turn is in
+/// the transcript.
 final class AgentRunner {
     /// Kept for `agent.wait` and idempotent retries after a run finished: at most this
     /// many, and at most `finishedBytesKept` of final text in all (512 runs of 1 MB
@@ -288,6 +289,11 @@ final class AgentRunner {
             finish(run, status: "error", exitCode: code, error: [
                 "message": .string("the agent backend \(description)" + (stderrText.isEmpty ? "" : ": \(stderrText)")),
             ])
+        } else if let problem = turns.record(run, status: "ok") {
+            // Never send what could not be recorded first: the reply stays unsent and the turn fails.
+            var extra: JSONValue = ["transcriptError": problem.json]
+            if run.deliver { extra = extra.merging(["deliveryStatus": "failed", "deliveryError": problem.json]) }
+            finish(run, status: "error", exitCode: code, error: problem.json, extra: extra)
         } else if run.deliver, let to = run.to {
             deliver(run, to: to, exitCode: code)
         } else {
@@ -345,7 +351,7 @@ final class AgentRunner {
         if let error { o["error"] = error }
         for (k, v) in extra.objectValue?.entries ?? [] { o[k] = v }
         o["endedAt"] = .int(EventLoop.wallClockMs())
-        if run.sessionKey != nil, run.phase == .finished, let problem = turns.record(run, status: status) {
+        if let problem = turns.record(run, status: status) {
             o["transcriptError"] = problem.json
         }
         let final = JSONValue.object(o)

@@ -101,10 +101,13 @@ final class SessionTurns {
         return [("OPENCLAW_SESSION_KEY", session), ("OPENCLAW_SESSION_FILE", store.transcriptPath(session))]
     }
 
-    /// Appends the turn (the user's message; the reply when there is one) before
-    /// the session's next turn may start. Returns the failure, if any, for the run's answer.
+    /// Appends the turn (the user's message; the reply when there is one), once per run:
+    /// a successful run's turn before its reply is delivered (a reply that could not be
+    /// recorded is never sent), any other run's as it finishes, and always before the
+    /// session's next turn may start. Returns the failure, if any, for the run's answer.
     func record(_ run: AgentRunner.Run, status: String) -> TranscriptProblem? {
-        guard let session = run.sessionKey else { return nil }
+        guard let session = run.sessionKey, !run.recorded else { return nil }
+        run.recorded = true
         var turns = [SessionStore.Turn(role: "user", text: run.message, ts: run.acceptedAt, from: run.from)]
         let reply = run.finalText
         if status == "ok" && !reply.isEmpty { turns.append(.init(role: "assistant", text: reply, ts: EventLoop.wallClockMs())) }
@@ -114,7 +117,8 @@ final class SessionTurns {
         } catch {
             server.log.error("session \(session): the turn of run \(run.runId) is not in the transcript: \(error)",
                              fields: [("OPENCLAW_RUN_ID", run.runId), ("OPENCLAW_SESSION_KEY", session)])
-            return TranscriptProblem(message: "the turn ran but could not be recorded in the session transcript: \(error)",
+            let unsent = status == "ok" && run.deliver && !reply.isEmpty ? "; its reply was not sent" : ""
+            return TranscriptProblem(message: "the turn ran but could not be recorded in the session transcript: \(error)\(unsent)",
                                      errno: error.errno)
         }
     }

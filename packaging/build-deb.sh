@@ -73,11 +73,11 @@ description="OpenClaw Gateway (profile default, v$version)"
 common="UNIT=openclaw-gateway EXEC=/usr/bin/openclaw BIND=127.0.0.1 PORT=18789"
 # shellcheck disable=SC2086 # $common is a list of KEY=VALUE words without spaces
 "$here/render-units.sh" user "$root/usr/lib/systemd/user" $common \
-    "DESCRIPTION=$description" "ARGS=gateway --port 18789" \
+    "DESCRIPTION=$description" "ARGS=gateway --port 18789 --bind 127.0.0.1" \
     STATE_DIR=%h/.openclaw TOKEN_FILE=%h/.openclaw/gateway.token WANTED_BY=default.target
 # shellcheck disable=SC2086
 "$here/render-units.sh" system "$root/usr/lib/systemd/system" $common \
-    "DESCRIPTION=$description" "ARGS=gateway --port 18789" \
+    "DESCRIPTION=$description" "ARGS=gateway --port 18789 --bind 127.0.0.1" \
     STATE_DIR=/var/lib/openclaw TOKEN_FILE=/var/lib/openclaw/gateway.token \
     WANTED_BY=multi-user.target USER=openclaw
 chmod 0644 "$root"/usr/lib/systemd/*/*

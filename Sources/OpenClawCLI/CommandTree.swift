@@ -53,7 +53,8 @@ enum CommandTree {
             .value("port", "N", "Port the socket unit listens on (default: config, then 18789)."),
             .value("token", "TOKEN", "Shared secret to install (default: the existing one, else a new one)."),
             system,
-            .value("user-name", "USER", "With --system: the account the system unit runs as."),
+            .value("user-name", "USER", "With --system: the account the system unit runs as (default: the "
+                + "package's openclaw account; a root gateway only with --user-name root)."),
             lifecycleJSON,
         ],
         notes: serviceNotes + "\n" + jsonNote

@@ -9,10 +9,11 @@ struct ServiceCommands {
     let environment: [String: String]
     let profile: String?
 
-    func service(system: Bool, userName: String? = nil) throws(CommandFailure) -> GatewayService {
+    func service(system: Bool, userName: String? = nil, installing: Bool = false) throws(CommandFailure) -> GatewayService {
         do {
             let target = try ServiceTarget.resolve(
-                kind: system ? .system : .user, profile: profile, environment: environment, userName: userName)
+                kind: system ? .system : .user, profile: profile, environment: environment, userName: userName,
+                installing: installing)
             return GatewayService(target: target, environment: environment, prober: ClientProber())
         } catch {
             throw CommandFailure(error)
@@ -20,7 +21,7 @@ struct ServiceCommands {
     }
 
     func install(_ request: InstallRequest) throws(CommandFailure) -> Int32 {
-        let service = try service(system: request.system, userName: request.userName)
+        let service = try service(system: request.system, userName: request.userName, installing: true)
         let result: InstallResult
         do {
             result = try service.install(InstallOptions(force: request.force, port: request.port, token: request.token))

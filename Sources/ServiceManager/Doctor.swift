@@ -103,13 +103,16 @@ extension GatewayService {
                                     fixable: false))
         }
         if let section, let units = try? renderedUnits() {
-            let installed = units.map { try? FileIO.readText(target.unitDirectory + "/" + $0.fileName) }
+            // The packaged unit lives in the vendor directory (/usr/lib/systemd/system): audit it where systemd loaded it.
+            let directory = (section.installed ? section.unitFilePath : nil).map { String($0[..<($0.lastIndex(of: "/") ?? $0.endIndex)]) }
+                ?? target.unitDirectory
+            let installed = units.map { try? FileIO.readText(directory + "/" + $0.fileName) }
             if installed.allSatisfy({ $0 == nil }) {
                 findings.append(Finding("not-installed", .error, "\(target.serviceUnit) is not installed",
                                         fix: "install it (`openclaw gateway install`)", fixable: true))
             } else {
                 findings += UnitAudit.compare(expected: units, installed: installed.map { $0 ?? nil },
-                                              directory: target.unitDirectory)
+                                              directory: directory)
                 if section.needDaemonReload {
                     findings.append(Finding("daemon-reload", .warning, "systemd has not read the changed unit files",
                                             fix: "reload systemd", fixable: true))

@@ -1,5 +1,6 @@
 import Glibc
 import OpenClawConfig
+import SystemdKit
 
 /// Everything that says *which* gateway service a command acts on: the
 /// manager (user or system), the profile's paths, where unit files go, the
@@ -39,23 +40,36 @@ public struct ServiceTarget: Sendable, Equatable {
 
     /// Resolves the target the way every command does.
     ///
-    /// For `--system` the gateway runs as `userName` (default: the `User=`
-    /// of the installed unit, else `SUDO_USER`, else the caller), and its
-    /// state lives in *that* user's home, not root's, unless
-    /// `OPENCLAW_STATE_DIR` says otherwise.
-    /// `exec` defaults to the running binary (`/proc/self/exe`).
+    /// For `--system` the installed unit is the truth, read from the system
+    /// manager over D-Bus (the packaged unit lives in /usr/lib/systemd, not
+    /// where `install` writes): the gateway runs as its `User=` and keeps its
+    /// state where its `OPENCLAW_STATE_DIR=` (else `WorkingDirectory=`) says,
+    /// so root never looks in its own home for the packaged gateway's token.
+    /// Without an installed unit the account is `userName`, else `SUDO_USER`,
+    /// else the caller; `installing` instead takes the package's `openclaw`
+    /// account and refuses when there is none, so a root gateway only comes
+    /// from an explicit `--user-name root`. The caller's `OPENCLAW_STATE_DIR`
+    /// still wins. `exec` defaults to the running binary (`/proc/self/exe`).
     public static func resolve(kind: ServiceKind, profile: String?, environment: [String: String],
-                               userName: String? = nil, exec: String? = nil) throws(ServiceError) -> ServiceTarget {
+                               userName: String? = nil, exec: String? = nil,
+                               installing: Bool = false) throws(ServiceError) -> ServiceTarget {
         let account: passwd
+        var env = environment
         switch kind {
         case .user:
             guard let entry = getpwuid(geteuid())?.pointee else { throw .file("/etc/passwd", errno) }
             account = entry
         case .system:
-            let name = userName ?? installedUser(profile: profile, environment: environment)
-                ?? environment["SUDO_USER"].flatMap { $0.isEmpty ? nil : $0 }
+            let installed = installedUnit(profile: profile, environment: environment)
+            let name = userName ?? installed.flatMap { $0.user.isEmpty ? nil : $0.user }
+                ?? (installing ? packageAccount : environment["SUDO_USER"].flatMap { $0.isEmpty ? nil : $0 })
             if let name {
                 guard let entry = getpwnam(name)?.pointee else {
+                    if installing && userName == nil {
+                        throw .config(ConfigError("no --user-name given and there is no \"\(packageAccount)\" account "
+                            + "(the package creates it): pass --user-name NAME for the account the gateway runs as "
+                            + "(--user-name root for a gateway running as root)"))
+                    }
                     throw .config(ConfigError("no such user \"\(name)\" for --user-name"))
                 }
                 account = entry
@@ -63,9 +77,16 @@ public struct ServiceTarget: Sendable, Equatable {
                 guard let entry = getpwuid(geteuid())?.pointee else { throw .file("/etc/passwd", errno) }
                 account = entry
             }
+            if (env["OPENCLAW_STATE_DIR"] ?? "").isEmpty, let installed, userName == nil || userName == installed.user,
+               let dir = installed.stateDirectory {
+                env["OPENCLAW_STATE_DIR"] = dir
+            } else if (env["OPENCLAW_STATE_DIR"] ?? "").isEmpty, profile == nil,
+                      String(cString: account.pw_name) == packageAccount {
+                // The package's account keeps the default profile's state in its home, /var/lib/openclaw.
+                env["OPENCLAW_STATE_DIR"] = String(cString: account.pw_dir)
+            }
         }
         let home = String(cString: account.pw_dir)
-        var env = environment
         if kind == .system { env["HOME"] = home }
         let paths: OpenClawPaths
         do { paths = try OpenClawPaths.resolve(profile: profile, environment: env) } catch { throw .config(error) }
@@ -85,12 +106,19 @@ public struct ServiceTarget: Sendable, Equatable {
                              uid: account.pw_uid, gid: account.pw_gid)
     }
 
-    /// `User=` of an already installed system unit of this profile, so that
-    /// status/uninstall/doctor as root find the state of the account it runs as.
-    private static func installedUser(profile: String?, environment: [String: String]) -> String? {
+    /// The account the Debian package creates (sysusers.d) and its system unit runs as.
+    static let packageAccount = "openclaw"
+
+    /// The system manager's view of this profile's service: its `User=` and state directory.
+    private static func installedUnit(profile: String?, environment: [String: String]) -> (user: String, stateDirectory: String?)? {
         guard let unit = try? OpenClawPaths.resolve(profile: profile, environment: environment).unitName,
-              let text = try? FileIO.readText("/etc/systemd/system/\(unit).service") else { return nil }
-        return UnitAudit.settings(text)["User"]?.last.flatMap { $0.isEmpty ? nil : $0 }
+              let bus = try? Bus.system(), let state = try? SystemdManager(bus: bus).unit(unit + ".service"),
+              !state.fragmentPath.isEmpty
+        else { return nil }
+        let fromEnvironment = state.environment.last { $0.hasPrefix("OPENCLAW_STATE_DIR=") }
+            .map { String($0.dropFirst("OPENCLAW_STATE_DIR=".count)) }
+        let directory = fromEnvironment ?? (state.workingDirectory.hasPrefix("/") ? state.workingDirectory : nil)
+        return (state.user, directory.flatMap { $0.isEmpty ? nil : $0 })
     }
 
     static func runningExecutable() throws(ServiceError) -> String {

@@ -69,7 +69,7 @@ def test_completions_and_documents_are_installed(box):
     for path in named:
         box.run(f"test -s {path}")
     assert box.run("getent passwd openclaw").stdout.split(":")[5] == "/var/lib/openclaw"
-    assert box.run("stat -c '%U %a' /var/lib/openclaw").stdout.strip() == "openclaw 750"
+    assert box.run("stat -c '%U %a' /var/lib/openclaw").stdout.strip() == "openclaw 700"
 
 
 def test_upgrade_restarts_the_system_gateway_and_names_old_user_gateways(box, newer_deb):

@@ -63,7 +63,7 @@ def test_rpc_commands_reach_the_system_install(box):
         box.run(f"openclaw gateway uninstall --system --profile {PROFILE}")
         r = box.run(f"openclaw --profile {PROFILE} gateway health --system", check=False)
         print(r.stderr)
-        assert r.returncode == 1 and f"{UNIT}.service is not installed as a system service" in r.stderr, r.stderr
+        assert r.returncode == 3 and f"{UNIT}.service is not installed as a system service" in r.stderr, r.stderr
         assert f"openclaw --profile {PROFILE} gateway install --system" in r.stderr, r.stderr
     finally:
         box.run(f"openclaw gateway uninstall --system --profile {PROFILE}", check=False)

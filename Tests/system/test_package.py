@@ -88,7 +88,7 @@ def test_upgrade_restarts_the_system_gateway_and_names_old_user_gateways(box, ne
     assert f"the gateway of user {USER}" in upgrade.stdout and "openclaw gateway restart" in upgrade.stdout
 
     status = user(box, f"openclaw --profile {PROFILE} gateway status", check=False).stdout
-    assert f"runs version {old}" in status and "openclaw gateway restart" in status, status
+    assert f"runs version {old}" in status and f"openclaw --profile {PROFILE} gateway restart" in status, status
     user(box, f"openclaw --profile {PROFILE} gateway restart")
     status = user(box, f"openclaw --profile {PROFILE} gateway status", check=False).stdout
     assert "runs version" not in status, status

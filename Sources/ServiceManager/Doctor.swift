@@ -111,8 +111,15 @@ extension GatewayService {
                 findings.append(Finding("not-installed", .error, "\(target.serviceUnit) is not installed",
                                         fix: "install it (`openclaw gateway install`)", fixable: true))
             } else {
-                findings += UnitAudit.compare(expected: units, installed: installed.map { $0 ?? nil },
-                                              directory: directory)
+                let audit = UnitAudit.compare(expected: units, installed: installed.map { $0 ?? nil }, directory: directory)
+                // The package owns its vendor units: rewriting them would shadow the package with a copy in
+                // /etc/systemd/system, so their drift is reported, never "fixed".
+                findings += directory == target.unitDirectory ? audit : audit.map { finding in
+                    var packaged = finding
+                    packaged.fixable = false
+                    packaged.fix = "the package's unit: reinstall the package (`apt install --reinstall openclaw`)"
+                    return packaged
+                }
                 if section.needDaemonReload {
                     findings.append(Finding("daemon-reload", .warning, "systemd has not read the changed unit files",
                                             fix: "reload systemd", fixable: true))

@@ -54,6 +54,16 @@ def test_root_commands_find_the_packaged_gateway(box, packaged_enabled):
     assert props["MainPID"] == pid, "doctor restarted a healthy packaged gateway"
     assert box.run("test -e /root/.openclaw", check=False).returncode != 0, "a --system command wrote root's home"
 
+    # A drifted vendor unit is reported, never shadowed by a rewritten copy in /etc/systemd/system.
+    vendor = box.run(f"systemctl show -P FragmentPath {SERVICE}").stdout.strip()
+    box.run(f"cp {vendor} /root/vendor.service && sed -i 's/ --bind 127.0.0.1$//' {vendor} && systemctl daemon-reload")
+    try:
+        r = box.run("openclaw doctor --system --fix", check=False)
+        assert "exec-start-drift" in r.stdout and "reinstall the package" in r.stdout, r.stdout
+        assert box.run(f"ls /etc/systemd/system/{SERVICE}", check=False).returncode != 0, r.stdout
+    finally:
+        box.run(f"cp /root/vendor.service {vendor} && systemctl daemon-reload")
+
     r = box.run("env -u OPENCLAW_STATE_DIR openclaw gateway reload --system", check=False)
     assert r.returncode == 0 and "applied" in r.stdout, (r.stdout, r.stderr)
     assert gwclient(box, "hello", token=SYSTEM_TOKEN)[0]["type"] == "hello-ok"

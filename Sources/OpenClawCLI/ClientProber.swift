@@ -32,6 +32,7 @@ struct ClientProber: GatewayProbing {
             result.clients = status["clients"]?.intValue ?? status["clients"]?.arrayValue.map { Int64($0.count) }
             result.activation = status["activation"]?.stringValue
             result.channels = status["channels"]
+            result.storage = status["storage"]
             result.reload = ReloadOutcome(
                 count: status["reload"]?["count"]?.intValue ?? 0, error: status["reload"]?["error"]?.stringValue)
         }

@@ -16,6 +16,9 @@ public struct ProbeResult: Sendable, Equatable {
     public var activation: String?
     /// The `channels` map of the `status` result (link/auth age per channel).
     public var channels: JSONValue?
+    /// The `storage` map of `status`: each durable store (send ledger, transcripts) with
+    /// `ok`, and `error`/`since` while it cannot record.
+    public var storage: JSONValue?
     /// The `reload` object of `status`: how many reloads the gateway handled and how the last ended.
     public var reload: ReloadOutcome?
     /// Who answered hello-ok (nil from a gateway that does not say).

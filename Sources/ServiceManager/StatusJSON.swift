@@ -87,6 +87,7 @@ extension ProbeResult {
         o["clients"] = clients.map(JSONValue.int) ?? .null
         o["activation"] = activation.json
         o["channels"] = channels ?? .null
+        o["storage"] = storage ?? .null
         o["identity"] = identity.map(\.json) ?? .null
         o["authRefusal"] = authRefusal.json
         return .object(o)

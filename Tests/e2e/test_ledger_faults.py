@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import Gateway, call, handshake
+from conftest import BIN, Gateway, call, handshake
 from test_messaging import Observer, ircd, irc_config, send_params, wait_linked  # noqa: F401 (ircd: fixture)
 
 SHIM = r"""
@@ -112,6 +112,13 @@ def assert_refused(gw, key, message, cause):
         ledger = ledger_health(gw, method)["storage"]["sendLedger"]
         assert ledger["ok"] is False and cause in ledger["error"] and ledger["since"], ledger
     assert ledger_health(gw)["ok"] is False
+    # What an operator runs: `openclaw gateway status` names the store, the cause and what to do.
+    r = subprocess.run([BIN, "gateway", "status", "--url", gw.url, "--json"], capture_output=True, text=True,
+                       timeout=20, env=gw.env)
+    doc = json.loads(r.stdout)
+    assert doc["rpc"]["storage"]["sendLedger"]["ok"] is False, doc["rpc"]
+    warning = [w for w in doc["warnings"] if "sendLedger cannot record" in w]
+    assert warning and cause in warning[0] and "recovers by itself" in warning[0], doc["warnings"]
 
 
 def fill(path):

@@ -139,6 +139,7 @@ extension GatewayService {
                 let port = auditPort(settings.port, section: section)
                 if port.isEmpty { checked.append("port \(settings.port): free or ours") }
                 findings += port
+                if section.isActive { findings += auditStorage(settings, checked: &checked) }
             }
         }
         func run(_ check: () -> [Finding], fine: String) {
@@ -152,6 +153,16 @@ extension GatewayService {
         run(auditSecretSources, fine: "secret: config, environment and the gateway's token file agree")
         run(auditLegacy, fine: "legacy units (clawdbot, moltbot): none")
         return findings
+    }
+
+    /// A running gateway whose send ledger or transcripts cannot record refuses what needs them;
+    /// only the gateway knows (`status.storage`). Not fixable here: space or permissions are the operator's.
+    private func auditStorage(_ settings: GatewaySettings, checked: inout [String]) -> [Finding] {
+        let rpc = probe(settings)
+        guard rpc.ok else { return [] }  // reachability is status's report; doctor audits the install
+        let faults = rpc.storageFaults
+        if faults.isEmpty { checked.append("storage: the gateway records its send ledger and transcripts") }
+        return faults.map { Finding("storage-fault", .error, $0, fix: "free space or fix permissions in the state dir", fixable: false) }
     }
 
     private func auditLinger() -> [Finding] {

@@ -32,6 +32,18 @@ public struct ProbeResult: Sendable, Equatable {
         self.ok = ok
         self.error = error
     }
+
+    /// One sentence per store that cannot record (cause, since when, what to do), for status and doctor:
+    /// everything else can look fine while sends or turns are refused.
+    public var storageFaults: [String] {
+        (storage?.objectValue?.entries ?? []).compactMap { name, store in
+            guard store["ok"]?.boolValue == false else { return nil }
+            return "the gateway's \(name) cannot record (\(store["error"]?.stringValue ?? "unknown cause")"
+                + (store["since"]?.stringValue.map { ", since \($0)" } ?? "")
+                + "): what needs it is refused until it can; free space or fix permissions at "
+                + "\(store["path"]?.stringValue ?? "the state dir"), it recovers by itself"
+        }
+    }
 }
 
 /// The gateway's own account of its last configuration reload (`status.reload`).

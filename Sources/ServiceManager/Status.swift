@@ -205,13 +205,7 @@ extension GatewayService {
             warnings.append("the gateway runs version \(running) but this openclaw is \(BuildInfo.version): "
                 + "run `\(target.command("gateway restart"))` to run the installed one")
         }
-        // A store that cannot record means refused sends or turns while all else looks fine.
-        for (name, store) in rpc?.storage?.objectValue?.entries ?? [] where store["ok"]?.boolValue == false {
-            let path = store["path"]?.stringValue ?? "the state dir"
-            warnings.append("the gateway's \(name) cannot record (\(store["error"]?.stringValue ?? "unknown cause")"
-                + (store["since"]?.stringValue.map { ", since \($0)" } ?? "")
-                + "): what needs it is refused until it can; free space or fix permissions at \(path), it recovers by itself")
-        }
+        warnings += rpc?.storageFaults ?? []
         // S9 in every status: the cheap scan (units named like a gateway) unless --deep asks for all.
         let found = scanForGateways(port: settings.port, deep: options.deep)
         let gateways: [FoundGateway]? = options.deep ? found : nil

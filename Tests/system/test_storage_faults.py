@@ -66,6 +66,12 @@ def test_a_full_state_dir_refuses_sends_and_recovers_by_itself(box):
         ledger = json.loads(unhealthy.stdout)["storage"]["sendLedger"]
         assert ledger["ok"] is False and "No space left on device" in ledger["error"], ledger
         assert "on-full-disk" not in box.run("cat /root/irc.log", check=False).stdout
+        # The operator's two diagnostics name the store, the cause and what to do.
+        status = json.loads(openclaw(box, "gateway status --json", check=False).stdout)
+        assert any("sendLedger cannot record" in w and "No space left on device" in w for w in status["warnings"]), status
+        doctor = openclaw(box, "doctor --json", check=False)
+        faults = [f for f in json.loads(doctor.stdout)["findings"] if f["id"] == "storage-fault"]
+        assert doctor.returncode == 1 and faults and "No space left on device" in faults[0]["message"], doctor.stdout
 
         box.run(f"rm {STATE}/filler", user=USER)
         wait_for(lambda: health(box)["storage"]["sendLedger"]["ok"], 10, what="the ledger to record again")

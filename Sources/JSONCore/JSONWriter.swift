@@ -34,17 +34,23 @@ extension JSONValue {
 /// per byte, which dominated serialization of small frames; here a byte is a
 /// store and a bounds compare, and the array sees one `append(contentsOf:)`
 /// per kilobyte.
-struct JSONByteWriter: ~Copyable {
+///
+/// It serializes `JSONValue` trees, and (JSONTypedWriter.swift) writes answers
+/// whose shape is fixed in code field by field, without building a tree first.
+public struct JSONByteWriter: ~Copyable {
     private let buffer: UnsafeMutableBufferPointer<UInt8>
     private var used = 0
     private var output: [UInt8]
+    /// Whether the next member or element needs a comma before it (the typed writer's only state).
+    var needsComma = false
 
     private init(buffer: UnsafeMutableBufferPointer<UInt8>, output: consuming [UInt8]) {
         self.buffer = buffer
         self.output = output
     }
 
-    static func appending(to out: inout [UInt8], _ body: (inout JSONByteWriter) -> Void) {
+    /// Runs `body` with a writer whose bytes are appended to `out` when it returns.
+    public static func appending(to out: inout [UInt8], _ body: (inout JSONByteWriter) -> Void) {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1024) { buffer in
             // Moving `out` in (rather than copying) keeps it uniquely referenced,
             // so flushing appends in place.
@@ -63,13 +69,13 @@ struct JSONByteWriter: ~Copyable {
     }
 
     @inline(__always)
-    private mutating func write(_ byte: UInt8) {
+    mutating func write(_ byte: UInt8) {
         if used == buffer.count { flush() }
         buffer[used] = byte
         used += 1
     }
 
-    private mutating func write(_ bytes: UnsafeBufferPointer<UInt8>) {
+    mutating func write(_ bytes: UnsafeBufferPointer<UInt8>) {
         if bytes.count > buffer.count - used {
             flush()
             if bytes.count > buffer.count {
@@ -81,7 +87,7 @@ struct JSONByteWriter: ~Copyable {
         used += bytes.count
     }
 
-    private mutating func write(_ literal: StaticString) {
+    mutating func write(_ literal: StaticString) {
         literal.withUTF8Buffer { write($0) }
     }
 
@@ -142,7 +148,7 @@ struct JSONByteWriter: ~Copyable {
         for _ in 0..<indent * 2 { write(UInt8(ascii: " ")) }
     }
 
-    private mutating func writeScalar(_ value: JSONValue) {
+    mutating func writeScalar(_ value: JSONValue) {
         switch value {
         case .null: write("null")
         case .bool(let flag): write(flag ? "true" : "false")
@@ -158,7 +164,7 @@ struct JSONByteWriter: ~Copyable {
         }
     }
 
-    private mutating func writeInt(_ number: Int64) {
+    mutating func writeInt(_ number: Int64) {
         if number < 0 { write(UInt8(ascii: "-")) }
         // 20 digits hold UInt64.max, so Int64.min's magnitude fits too.
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
@@ -173,7 +179,7 @@ struct JSONByteWriter: ~Copyable {
         }
     }
 
-    private mutating func writeString(_ text: String) {
+    mutating func writeString(_ text: String) {
         var text = text
         write(UInt8(ascii: "\""))
         text.withUTF8 { writeEscaped($0) }
@@ -181,7 +187,7 @@ struct JSONByteWriter: ~Copyable {
     }
 
     /// Copies runs of bytes that need no escaping in bulk.
-    private mutating func writeEscaped(_ bytes: UnsafeBufferPointer<UInt8>) {
+    mutating func writeEscaped(_ bytes: UnsafeBufferPointer<UInt8>) {
         var runStart = 0
         for position in 0..<bytes.count {
             let byte = bytes[position]

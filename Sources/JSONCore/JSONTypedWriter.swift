@@ -1,0 +1,168 @@
+/// Typed writing: an answer whose shape is fixed in code (a `res` envelope, `health`,
+/// `hello-ok`, an event) written member by member straight into the output, instead of
+/// building a `JSONValue` tree and serializing it. On the request hot path the tree's
+/// allocations, retains and releases cost more than the bytes themselves.
+///
+///     JSONByteWriter.appending(to: &out) { w in
+///         w.beginObject()
+///         w.key("type"); w.string("res")
+///         w.key("id"); w.string(id)
+///         w.key("payload"); w.value(payload)   // a tree where one is at hand
+///         w.endObject()
+///     }
+///
+/// Commas are placed by the writer (one flag: after a value, the next member or element
+/// gets one); keys and values alternate as the caller writes them, which this does not
+/// check: the unit tests parse what each shape produces.
+extension JSONByteWriter {
+    // MARK: - Structure
+
+    public mutating func beginObject() {
+        separate()
+        write(UInt8(ascii: "{"))
+        needsComma = false
+    }
+
+    public mutating func endObject() {
+        write(UInt8(ascii: "}"))
+        needsComma = true
+    }
+
+    public mutating func beginArray() {
+        separate()
+        write(UInt8(ascii: "["))
+        needsComma = false
+    }
+
+    public mutating func endArray() {
+        write(UInt8(ascii: "]"))
+        needsComma = true
+    }
+
+    /// A member's key, written as is: a literal in code that needs no escaping
+    /// (letters, digits, `.`, `-`, `_`; checked in debug builds).
+    public mutating func key(_ name: StaticString) {
+        assert(Self.needsNoEscaping(name), "key \(name) must be written with key(_: String)")
+        separate()
+        write(UInt8(ascii: "\""))
+        write(name)
+        write(UInt8(ascii: "\""))
+        write(UInt8(ascii: ":"))
+        needsComma = false
+    }
+
+    /// A member's key from data (a channel or store name): escaped like any string.
+    public mutating func key(_ name: String) {
+        separate()
+        writeString(name)
+        write(UInt8(ascii: ":"))
+        needsComma = false
+    }
+
+    // MARK: - Values
+
+    public mutating func string(_ text: String) {
+        separate()
+        writeString(text)
+        needsComma = true
+    }
+
+    public mutating func int(_ number: Int64) {
+        separate()
+        writeInt(number)
+        needsComma = true
+    }
+
+    public mutating func int(_ number: Int) {
+        int(Int64(number))
+    }
+
+    public mutating func bool(_ flag: Bool) {
+        separate()
+        write(flag ? "true" : "false")
+        needsComma = true
+    }
+
+    public mutating func null() {
+        separate()
+        write("null")
+        needsComma = true
+    }
+
+    /// As `JSONValue.double` writes it: shortest round-trip form, `null` when not finite.
+    public mutating func double(_ number: Double) {
+        separate()
+        writeScalar(.double(number))
+        needsComma = true
+    }
+
+    /// `units / 10^fractionDigits` as a JSON number, byte for byte what `double` writes
+    /// for that quotient ("0.012", "1.5", "2.0"), without formatting a `Double`: for a
+    /// duration in milliseconds measured in microseconds. Up to 3 fraction digits and
+    /// |units| < 10^15, where the plain decimal is the shortest round-trip form (the
+    /// quotient's ulp is below 10^-3 there); anything else goes through `double`.
+    public mutating func decimal(_ units: Int64, fractionDigits: Int) {
+        guard (1...3).contains(fractionDigits), units.magnitude < 1_000_000_000_000_000 else {
+            var scale = 1.0
+            for _ in 0..<max(0, fractionDigits) { scale *= 10 }
+            return double(Double(units) / scale)
+        }
+        separate()
+        var divisor: UInt64 = 1
+        for _ in 0..<fractionDigits { divisor *= 10 }
+        let magnitude = units.magnitude
+        if units < 0 { write(UInt8(ascii: "-")) }
+        writeInt(Int64(magnitude / divisor))
+        write(UInt8(ascii: "."))
+        var fraction = magnitude % divisor
+        var digits = fractionDigits
+        while digits > 1 && fraction % 10 == 0 {  // "1.50" is "1.5"; "2.000" is "2.0"
+            fraction /= 10
+            digits -= 1
+        }
+        var scale: UInt64 = 1
+        for _ in 1..<digits { scale *= 10 }
+        while scale > 0 {
+            write(UInt8(ascii: "0") + UInt8(fraction / scale % 10))
+            scale /= 10
+        }
+        needsComma = true
+    }
+
+    /// A value given as a tree (a part whose shape varies, or one built elsewhere).
+    public mutating func value(_ value: JSONValue) {
+        separate()
+        writeCompact(value)
+        needsComma = true
+    }
+
+    /// One complete JSON value already encoded (serialized once, reused across answers).
+    /// The bytes are copied as they are: they must be a JSON value.
+    public mutating func encoded(_ bytes: [UInt8]) {
+        separate()
+        bytes.withUnsafeBufferPointer { write($0) }
+        needsComma = true
+    }
+
+    /// Members of an object already encoded, without the braces (`"a":1,"b":2`), written
+    /// where the next member goes; nothing for an empty list.
+    public mutating func encodedMembers(_ bytes: [UInt8]) {
+        guard !bytes.isEmpty else { return }
+        separate()
+        bytes.withUnsafeBufferPointer { write($0) }
+        needsComma = true
+    }
+
+    // MARK: -
+
+    @inline(__always)
+    private mutating func separate() {
+        if needsComma { write(UInt8(ascii: ",")) }
+    }
+
+    private static func needsNoEscaping(_ name: StaticString) -> Bool {
+        name.withUTF8Buffer { bytes in
+            bytes.allSatisfy { $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
+        }
+    }
+}

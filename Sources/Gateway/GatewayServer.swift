@@ -8,7 +8,9 @@ import SystemdKit
 import WebSocketCodec
 
 /// The running gateway: listeners, connections, presence and health state,
-/// method dispatch and broadcast events, all on one event loop.
+/// method dispatch and broadcast events, all on one event loop. The handshake
+/// (`ConnectHandshake.swift`), presence (`Presence.swift`) and event fan-out
+/// (`Broadcast.swift`) are extensions of it in their own files.
 final class GatewayServer {
     let loop: EventLoop
     private(set) var settings: GatewaySettings
@@ -24,22 +26,25 @@ final class GatewayServer {
     var stores: [StoreHealth] = []
     /// The agent section of `status` (runner, runs in flight with their units and usage).
     var agentStatus: (() -> JSONValue)?
-    private var connections: [String: Connection] = [:]
-    private var readyClients = 0
+    /// Every open socket by connection id, from accept until TCP closes.
+    private(set) var connections: [String: Connection] = [:]
+    /// Clients past hello-ok, in join order (see `Presence.swift`).
+    var presence = PresenceRoster()
     private var nextConnId: UInt64 = 1
     private var methods: [String: (handler: (MethodCall) -> Void, metricIndex: Int)] = [:]
     /// Counters for `/metrics`, bumped on the loop thread. Every access is a short update on
     /// that one thread and none can overlap another, so the per-access runtime exclusivity
     /// check (a measurable share of a `health` request under callgrind) is skipped.
     @exclusivity(unchecked) var metrics = GatewayMetrics()
-    private var authGuard: AuthGuard
+    var authGuard: AuthGuard
     private(set) var originPolicy: OriginPolicy
-    private(set) var stateVersion = StateVersion()
+    /// Bumped by presence and health changes; sent with their events and in hello-ok.
+    var stateVersion = StateVersion()
     private(set) var isReady = false
     private var stopping = false
     var isStopping: Bool { stopping }
     var openConnectionCount: Int { connections.count }
-    var clientCount: Int { readyClients }
+    var clientCount: Int { presence.count }
     private var tickTimer: TimerID?
     private var statusDirty = false
     let startedWallMs = EventLoop.wallClockMs()
@@ -103,12 +108,12 @@ final class GatewayServer {
     }
 
     var statusLine: String {
-        let n = readyClients
+        let n = presence.count
         return "serving \(n) client\(n == 1 ? "" : "s") on \(listenDescription)"
     }
 
     /// Coalesces STATUS= updates so bursts of connects cost one notify.
-    private func statusChanged() {
+    func statusChanged() {
         guard !statusDirty else { return }
         statusDirty = true
         loop.schedule(afterMs: 200) { [unowned self] in
@@ -210,125 +215,6 @@ final class GatewayServer {
         settings.secret == nil ? .none : settings.auth
     }
 
-    func authenticate(_ connection: Connection, requestId: String, params: JSONValue) {
-        let role = params["role"]?.stringValue ?? "operator"
-        guard let negotiated = Admission.protocolVersion(params, role: role) else {
-            connection.sendResponse(id: requestId, error: RPCError(
-                .invalidRequest, "protocol mismatch: this gateway speaks protocol \(WireProtocol.version)"
-                    + " (\(WireProtocol.legacyVersion) for probe clients and nodes)",
-                details: ["expectedProtocol": .int(WireProtocol.version)]))
-            connection.close(.protocolError, "protocol mismatch")
-            return
-        }
-        guard Admission.roles.contains(role) else {
-            connection.sendResponse(id: requestId, error: RPCError(
-                .invalidRequest, "unknown role \"\(role)\": this gateway admits \(Admission.roles.joined(separator: " and "))",
-                details: ["field": "role"]))
-            connection.close(.policyViolation, "invalid connect params")
-            return
-        }
-        guard let clientJSON = params["client"], let clientId = clientJSON["id"]?.stringValue, !clientId.isEmpty else {
-            connection.sendResponse(id: requestId, error: RPCError(.invalidRequest, "missing required param: client.id"))
-            connection.close(.policyViolation, "invalid connect params")
-            return
-        }
-        if let secret = settings.secret {
-            let field = settings.auth == .password ? "password" : "token"
-            let kind = settings.auth == .password ? "PASSWORD" : "TOKEN"
-            let given = params["auth"]?[field]?.stringValue
-            let code: String?
-            if given == nil || given == "" {
-                code = "AUTH_\(kind)_MISSING"
-            } else if !AuthGuard.constantTimeEquals(given!, secret) {
-                code = "AUTH_\(kind)_MISMATCH"
-            } else {
-                code = nil
-            }
-            if let code {
-                refuseAuth(connection, requestId: requestId, code: code, field: field)
-                return
-            }
-        }
-        let scopes = Admission.scopes(requested: params["scopes"]?.arrayValue?.compactMap(\.stringValue) ?? [], role: role)
-        let info = Connection.ClientInfo(
-            id: clientId, version: clientJSON["version"]?.stringValue, platform: clientJSON["platform"]?.stringValue,
-            mode: clientJSON["mode"]?.stringValue, displayName: clientJSON["displayName"]?.stringValue,
-            instanceId: clientJSON["instanceId"]?.stringValue, role: role)
-        do throws(RPCError) {
-            try info.checkBounds(scopes: scopes)
-        } catch {
-            connection.sendResponse(id: requestId, error: error)
-            connection.close(.policyViolation, "invalid connect params")
-            return
-        }
-        readyClients += 1
-        connection.client = info
-        connection.scopes = scopes
-        presenceOrder.append(connection)  // the snapshot lists the new client too
-        connection.completeHandshake(hello: helloPayload(connection, protocolVersion: negotiated, role: role, scopes: scopes),
-                                     requestId: requestId)
-        log.info("client connected", fields: connection.logFields + [("OPENCLAW_METHOD", "connect"),
-                                                                     ("OPENCLAW_CLIENT_MODE", info.mode ?? "")])
-        presenceChanged()
-    }
-
-    /// A wrong or missing secret. The limiter only shapes how failures are answered
-    /// and logged; it is never asked before the secret, so it cannot refuse a right one.
-    private func refuseAuth(_ connection: Connection, requestId: String, code: String, field: String) {
-        let peer = connection.peer?.host ?? "unknown"
-        let error: RPCError
-        switch authGuard.recordFailure(peer: peer, now: EventLoop.nowMs()) {
-        case .refuse:
-            metrics.authFailed(code)
-            log.warning("auth failed: \(code)", fields: connection.logFields + [("OPENCLAW_AUTH_ERROR", code)])
-            error = RPCError(.forbidden, code.hasSuffix("MISSING") ? "gateway \(field) required" : "gateway \(field) mismatch",
-                             details: ["code": .string(code)])
-        case .startThrottling(let wait):
-            metrics.authFailed("AUTH_RATE_LIMITED")
-            log.warning("auth failed: \(code); further failures from \(peer) are answered AUTH_RATE_LIMITED "
-                        + "and not logged for \(wait / 1000) s", fields: connection.logFields + [("OPENCLAW_AUTH_ERROR", code)])
-            error = Self.rateLimited(wait)
-        case .throttled(let wait):
-            metrics.authFailed("AUTH_RATE_LIMITED")
-            error = Self.rateLimited(wait)
-        }
-        connection.sendResponse(id: requestId, error: error)
-        connection.close(.policyViolation, "unauthorized")
-    }
-
-    private static func rateLimited(_ wait: Int64) -> RPCError {
-        RPCError(.forbidden, "too many failed auth attempts; retry later",
-                 details: ["code": "AUTH_RATE_LIMITED"], retryable: true, retryAfterMs: wait)
-    }
-
-    private func helloPayload(_ connection: Connection, protocolVersion: Int64, role: String, scopes: [String]) -> JSONValue {
-        [
-            "type": "hello-ok",
-            "protocol": .int(protocolVersion),
-            // pid, uid, profile and instanceId say *which* gateway answered: `gateway status` compares them
-            // with the unit it inspects, so another gateway on the same port is not taken for ours.
-            "server": ["version": .string(BuildInfo.version), "connId": .string(connection.id), "host": .string(hostname),
-                       "pid": .int(Int64(getpid())), "uid": .int(Int64(getuid())),
-                       "profile": .string(settings.paths.profileLabel), "instanceId": .string(log.instance)],
-            "features": ["methods": .array((Methods.all.filter { methods[$0] != nil }).map(JSONValue.string)),
-                         "events": .array(Events.all.map(JSONValue.string))],
-            "snapshot": [
-                "presence": presenceList(limit: presenceEventLimit, maxBytes: presenceEventMaxBytes),
-                "presenceTotal": .int(Int64(readyClients + 1)),
-                "health": healthPayload(durationMs: 0),
-                "stateVersion": stateVersion.json,
-                "uptimeMs": .int(uptimeMs),
-                "configPath": .string(settings.paths.configPath),
-                "stateDir": .string(settings.paths.stateDir),
-                "authMode": .string(effectiveAuthMode.rawValue),
-            ],
-            "auth": ["role": .string(role), "scopes": .array(scopes.map(JSONValue.string))],
-            "policy": ["maxPayload": .int(Int64(settings.maxPayload)),
-                       "maxBufferedBytes": .int(Int64(settings.maxBufferedBytes)),
-                       "tickIntervalMs": .int(Int64(settings.tickIntervalMs))],
-        ]
-    }
-
     // MARK: output scratch
 
     /// One frame-building buffer for all connections (the loop is single-threaded),
@@ -346,135 +232,14 @@ final class GatewayServer {
         if buffer.capacity <= 1 << 20 { scratch = buffer }
     }
 
-    // MARK: presence, health, broadcast
-
-    /// Presence entries, oldest first: the gateway's own, then each client past hello-ok.
-    /// `limit` keeps the gateway and the newest clients: events and the hello-ok snapshot
-    /// are capped so that a crowd of clients does not turn every connect into an O(N²)
-    /// fan-out; `system-presence` answers the whole list.
-    /// `maxBytes` bounds the (estimated) size of the list, so that client strings cannot
-    /// make a hello-ok or presence event larger than a connection's output bound.
-    func presenceList(limit: Int = .max, maxBytes: Int = .max) -> JSONValue {
-        var clients: [JSONValue] = []
-        var bytes = 0
-        for connection in presenceOrder.reversed() where !connection.leftPresence {
-            bytes += connection.presenceBytes
-            guard clients.count < limit - 1, bytes <= maxBytes else { break }
-            clients.append(presenceEntry(connection))
-        }
-        let own: JSONValue = .object(JSONObject([
-            ("host", .string(hostname)), ("mode", "gateway"), ("version", .string(BuildInfo.version)),
-            ("platform", "linux"), ("reason", "self"), ("ts", .int(startedWallMs)),
-        ]))
-        return .array([own] + clients.reversed())
-    }
-
-    private func presenceEntry(_ connection: Connection) -> JSONValue {
-        guard let c = connection.client else { return .null }
-        var entries: [(key: String, value: JSONValue)] = []
-        entries.reserveCapacity(12)
-        if let ip = connection.peer?.host { entries.append(("ip", .string(ip))) }
-        if let v = c.version { entries.append(("version", .string(v))) }
-        if let p = c.platform { entries.append(("platform", .string(p))) }
-        if let m = c.mode { entries.append(("mode", .string(m))) }
-        if let i = c.instanceId { entries.append(("instanceId", .string(i))) }
-        if let d = c.displayName { entries.append(("host", .string(d))) }
-        if let t = connection.presenceText { entries.append(("text", .string(t))) }
-        entries.append(("reason", "connect"))
-        entries.append(("ts", .int(connection.connectedWallMs)))
-        entries.append(("roles", .array([.string(c.role)])))
-        entries.append(("scopes", .array(connection.scopes.map(JSONValue.string))))
-        entries.append(("connId", .string(connection.id)))
-        entries.append(("clientId", .string(c.id)))
-        return .object(JSONObject(entries))
-    }
-
-    /// Entries in events and the hello-ok snapshot (the gateway's own included): at
-    /// most 100, and fewer as clients multiply, so one broadcast copies at most about
-    /// 20,000 entries in all (a few MB) however many clients listen.
-    var presenceEventLimit: Int { max(2, min(100, 20_000 / max(1, readyClients))) }
-    /// Bytes of client entries in an event or hello-ok snapshot: well under any sane
-    /// `maxBufferedBytes`, so a presence event never gets a client dropped.
-    var presenceEventMaxBytes: Int { min(256 * 1024, settings.maxBufferedBytes / 4) }
-    /// Bursts of connects and disconnects are coalesced into one `presence` event per interval.
-    static let presenceMinIntervalMs: Int64 = 250
-    private var presenceOrder: [Connection] = []
-    private var presenceDeparted = 0
-    private var presencePending = false
-    private var lastPresenceBroadcastMs: Int64 = .min / 2
-
-    private func leavePresence(_ connection: Connection) {
-        connection.leftPresence = true
-        readyClients -= 1
-        presenceDeparted += 1
-        if presenceDeparted > 64 && presenceDeparted > presenceOrder.count / 2 {
-            presenceOrder.removeAll(where: \.leftPresence)
-            presenceDeparted = 0
-        }
-        log.info("client disconnected", fields: connection.logFields)
-        presenceChanged()
-    }
-
-    func presenceChanged() {
-        stateVersion.presence += 1
-        statusChanged()
-        guard !presencePending else { return }
-        let wait = lastPresenceBroadcastMs + Self.presenceMinIntervalMs - EventLoop.nowMs()
-        if wait <= 0 {
-            broadcastPresence()
-        } else {
-            presencePending = true
-            loop.schedule(afterMs: wait) { [unowned self] in
-                self.presencePending = false
-                self.broadcastPresence()
-            }
-        }
-    }
-
-    private func broadcastPresence() {
-        lastPresenceBroadcastMs = EventLoop.nowMs()
-        broadcast(event: "presence", payload: .object(JSONObject([
-            ("presence", presenceList(limit: presenceEventLimit, maxBytes: presenceEventMaxBytes)),
-            ("total", .int(Int64(readyClients + 1))),
-        ])), stateVersion: stateVersion, isState: true)
-    }
-
-    func healthDidChange() {
-        stateVersion.health += 1
-        broadcast(event: "health", payload: healthPayload(durationMs: 0), stateVersion: stateVersion, isState: true)
-    }
-
-    func broadcast(event: String, payload: JSONValue) {
-        broadcast(event: event, payload: payload, stateVersion: nil)
-    }
-
-    /// A client whose unsent output passes this skips state events (`tick`,
-    /// `presence`, `health`): each carries the whole state, so the next one it
-    /// does get supersedes what it missed, and a lagging crowd cannot pile up copies.
-    static let stateEventBacklogLimit = 64 * 1024
-
-    /// Encodes the event once; each connection splices in its own `seq`.
-    func broadcast(event: String, payload: JSONValue, stateVersion: StateVersion?, isState: Bool = false) {
-        guard readyClients > 0 else { return }
-        var prefix = Frame.event(name: event, payload: payload, seq: nil, stateVersion: stateVersion).json.serialized()
-        prefix.removeLast()  // the closing brace; seq goes in its place
-        let backlogLimit = isState ? Self.stateEventBacklogLimit : Int.max
-        var sent = 0
-        for connection in connections.values where connection.phase == .ready {
-            if connection.sendSharedEvent(prefix: prefix, unlessBacklogAbove: backlogLimit) { sent += 1 }
-        }
-        metrics.eventSent(event, count: sent)
-    }
-
-    private func tick() {
-        broadcast(event: "tick", payload: ["ts": .int(EventLoop.wallClockMs())], stateVersion: nil, isState: true)
-    }
-
     // MARK: methods
 
     func registerMethod(_ name: String, _ handler: @escaping (MethodCall) -> Void) {
         methods[name] = (handler, GatewayMetrics.methodIndex(name))
     }
+
+    /// Whether `method` is served (hello-ok lists those; messaging and agents register theirs later).
+    func isRegistered(_ method: String) -> Bool { methods[method] != nil }
 
     func dispatch(id: String, method: String, params: JSONValue, connection: Connection) {
         let registered = methods[method]
@@ -536,7 +301,7 @@ final class GatewayServer {
         o["port"] = .int(Int64(listeners.first?.address?.port ?? settings.port))
         o["activation"] = .string(activation)
         if let watchdogUsec { o["watchdogUsec"] = .int(Int64(watchdogUsec)) }
-        o["clients"] = .int(Int64(readyClients))
+        o["clients"] = .int(Int64(presence.count))
         if let link = channels.linkChannel() { o["linkChannel"] = link }
         o["channels"] = channels.statusMap()
         o["storage"] = StoreHealth.json(stores)
@@ -598,8 +363,8 @@ final class GatewayServer {
         stopping = true
         isReady = false
         let restartExpected = activation == "socket" && (OwnUnit.socketsStayListening() ?? true)
-        ServiceNotifier.stopping(status: "stopping: closing \(readyClients) client connection(s)")
-        log.notice("shutting down on signal \(signal) (\(readyClients) clients)", fields: [("OPENCLAW_SIGNAL", String(signal))])
+        ServiceNotifier.stopping(status: "stopping: closing \(presence.count) client connection(s)")
+        log.notice("shutting down on signal \(signal) (\(presence.count) clients)", fields: [("OPENCLAW_SIGNAL", String(signal))])
         for listener in listeners {
             loop.unregister(fd: listener.fd)
             close(listener.fd)

@@ -1,0 +1,94 @@
+import GatewayProtocol
+import JSONCore
+import WebSocketCodec
+
+/// What a connection sends: response envelopes written around their payload, events
+/// with this connection's `seq`, and broadcast events encoded once for everyone.
+extension Connection {
+    private static let okResponseHead = Array(#"{"type":"res","id":"#.utf8)
+    private static let okResponsePayload = Array(#","ok":true,"payload":"#.utf8)
+    private static let seqKey = Array(#","seq":"#.utf8)
+
+    /// Writes the success envelope around the payload directly (the hot path: no envelope tree).
+    func sendResponse(id: String, payload: JSONValue) {
+        sendResponse(id: id) { payload.serialize(into: &$0) }
+    }
+
+    /// The same, for a payload its handler writes as bytes (parts of it serialized once and reused).
+    func sendResponse(id: String, writingPayload writePayload: (inout [UInt8]) -> Void) {
+        guard isOpen else { return }
+        var out = server.takeScratch()
+        out.append(contentsOf: Self.okResponseHead)
+        JSONValue.string(id).serialize(into: &out)
+        out.append(contentsOf: Self.okResponsePayload)
+        writePayload(&out)
+        out.append(UInt8(ascii: "}"))
+        let size = out.count
+        if channel.bufferedBytes + size + Self.frameHeaderBytes > channel.maxBufferedBytes {
+            server.returnScratch(out)
+            sendResponse(id: id, error: responseTooLarge(size))
+            return
+        }
+        writeFrame(.text, out)
+        server.returnScratch(out)
+    }
+
+    /// An answer that cannot be queued is refused on its own; the connection stays up.
+    private func responseTooLarge(_ size: Int) -> RPCError {
+        let limit = channel.maxBufferedBytes
+        let unsent = channel.bufferedBytes
+        let fitsAlone = size + Self.frameHeaderBytes <= limit
+        return RPCError(
+            .unavailable,
+            "the response is \(size) bytes and this connection's output bound is \(limit) bytes"
+                + (fitsAlone ? " (\(unsent) bytes still unsent); retry once the client has read them"
+                             : "; ask for less (a smaller limit) or raise gateway.maxBufferedBytes"),
+            details: ["code": "RESPONSE_TOO_LARGE", "responseBytes": .int(Int64(size)),
+                      "maxBufferedBytes": .int(Int64(limit))],
+            retryable: fitsAlone)
+    }
+
+    func sendResponse(id: String, error: RPCError) {
+        sendJSON(Frame.response(id: id, ok: false, payload: nil, error: error).json)
+    }
+
+    func sendEvent(_ name: String, payload: JSONValue, stateVersion: StateVersion? = nil, withSeq: Bool = true) {
+        guard isOpen else { return }
+        server.metrics.eventSent(name)
+        var s: Int64? = nil
+        if withSeq {
+            seq += 1
+            s = seq
+        }
+        sendJSON(Frame.event(name: name, payload: payload, seq: s, stateVersion: stateVersion).json)
+    }
+
+    /// Sends a broadcast event whose JSON was encoded once for everyone: `prefix`
+    /// is the frame without its closing brace; this connection's seq is spliced in.
+    /// Returns whether it was sent (false when closed or skipped for its backlog).
+    @discardableResult
+    func sendSharedEvent(prefix: [UInt8], unlessBacklogAbove backlogLimit: Int) -> Bool {
+        guard phase == .ready else { return false }
+        guard channel.bufferedBytes <= backlogLimit else {
+            server.metrics.stateEventsSkipped &+= 1
+            return false
+        }
+        seq += 1
+        var out = server.takeScratch()
+        out.append(contentsOf: prefix)
+        out.append(contentsOf: Self.seqKey)
+        out.append(contentsOf: String(seq).utf8)
+        out.append(UInt8(ascii: "}"))
+        writeFrame(.text, out)
+        server.returnScratch(out)
+        return true
+    }
+
+    private func sendJSON(_ value: JSONValue) {
+        guard isOpen else { return }
+        var out = server.takeScratch()
+        value.serialize(into: &out)
+        writeFrame(.text, out)
+        server.returnScratch(out)
+    }
+}

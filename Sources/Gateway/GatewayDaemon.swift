@@ -29,7 +29,7 @@ public enum GatewayDaemon {
         // sockets, which also unsets LISTEN_* so children never inherit them.
         let activated: [ActivatedSocket]
         do {
-            activated = try SocketActivation.takeListeningSockets()
+            activated = try SocketActivation.takeDescriptors(storedNames: []).listeners
         } catch {
             return fail("socket", "socket activation: \(error)")
         }

@@ -93,6 +93,30 @@ public final class StreamChannel {
     /// Closes now, dropping queued output.
     public func close() { close(errno: 0) }
 
+    /// Stops watching the descriptor without closing it, and returns the bytes queued and not
+    /// yet written: the caller passes both on (the gateway hands them to its next instance).
+    /// For its owner the channel is closed from here on; `onClose` is not called.
+    public func detach() -> [UInt8] {
+        guard !isClosed else { return [] }
+        isClosed = true
+        loop.unregister(fd: fd)
+        let unsent = Array(output[outputStart...])
+        loop.bufferedOutputBytes -= unsent.count
+        output = []
+        outputStart = 0
+        onClose = nil
+        onRead = nil
+        return unsent
+    }
+
+    /// Queues, ahead of anything new, bytes a previous owner of this socket had not written:
+    /// they were admitted there (and may end mid-frame), so no bound refuses them here.
+    public func requeue(_ bytes: [UInt8]) {
+        guard !isClosed, !bytes.isEmpty else { return }
+        output.insert(contentsOf: bytes, at: outputStart)
+        queued(bytes.count)
+    }
+
     private func close(errno code: Int32) {
         guard !isClosed else { return }
         isClosed = true

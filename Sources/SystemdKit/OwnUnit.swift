@@ -38,6 +38,32 @@ public enum OwnUnit {
         }
     }
 
+    /// Room in the service's fd store for a restart hand-over: `FileDescriptorStoreMax=` minus
+    /// what the store already holds, when the service itself has a `restart` job queued (so a
+    /// new instance follows and gets the store; a plain stop would flush it and hang up on every
+    /// parked client). Nil when no restart follows or it cannot be asked within `timeoutUsec`;
+    /// 0 when the store is disabled (`FileDescriptorStoreMax=0`).
+    public static func restartStoreCapacity(timeoutUsec: UInt64 = 1_000_000) -> Int? {
+        guard let (unit, user) = current() else { return nil }
+        guard let bus = try? (user ? Bus.user() : Bus.system()) else { return nil }
+        do {
+            guard let job = try unitProperty(bus, unit, "Job", timeoutUsec)?.tuple, job.count == 2,
+                  let path = job[1].string, path != "/" else { return nil }
+            let type = try bus.call(
+                destination: SystemdManager.destination, path: path, interface: propertiesInterface,
+                member: "Get", [.string("org.freedesktop.systemd1.Job"), .string("JobType")], timeoutUsec: timeoutUsec
+            ).first?.string
+            guard type == "restart" else { return nil }
+            let service = "org.freedesktop.systemd1.Service"
+            guard let max = try unitProperty(bus, unit, "FileDescriptorStoreMax", timeoutUsec, interface: service)?.int64
+            else { return nil }
+            let held = try unitProperty(bus, unit, "NFileDescriptorStore", timeoutUsec, interface: service)?.int64 ?? 0
+            return Int(Swift.max(0, max - held))
+        } catch {
+            return nil
+        }
+    }
+
     /// The unit from the process's cgroup: a user manager's unit when there is one, else the system's.
     static func current() -> (name: String, user: Bool)? {
         var name: UnsafeMutablePointer<CChar>?
@@ -54,12 +80,12 @@ public enum OwnUnit {
 
     private static let propertiesInterface = "org.freedesktop.DBus.Properties"
 
-    private static func unitProperty(_ bus: Bus, _ unit: String, _ name: String, _ timeoutUsec: UInt64)
-        throws(SystemdError) -> BusValue?
+    private static func unitProperty(_ bus: Bus, _ unit: String, _ name: String, _ timeoutUsec: UInt64,
+                                     interface: String = "org.freedesktop.systemd1.Unit") throws(SystemdError) -> BusValue?
     {
         let path = try Bus.encodePath(prefix: SystemdManager.unitPrefix, id: unit)
         return try bus.call(destination: SystemdManager.destination, path: path, interface: propertiesInterface,
-                            member: "Get", [.string("org.freedesktop.systemd1.Unit"), .string(name)],
+                            member: "Get", [.string(interface), .string(name)],
                             timeoutUsec: timeoutUsec).first
     }
 }

@@ -13,14 +13,28 @@ public struct ActivatedSocket: Sendable, Equatable {
     }
 }
 
+/// What the service manager passed at start-up: the socket unit's listening sockets, and the
+/// descriptors an earlier instance parked in the fd store (`FileDescriptorStore`).
+public struct ActivatedDescriptors: Sendable, Equatable {
+    public var listeners: [ActivatedSocket] = []
+    /// Fds whose name is one of the `storedNames` asked for, in the order they were passed.
+    public var stored: [ActivatedSocket] = []
+
+    public init(listeners: [ActivatedSocket] = [], stored: [ActivatedSocket] = []) {
+        self.listeners = listeners
+        self.stored = stored
+    }
+}
+
 public enum SocketActivation {
     /// sd_listen_fds_with_names(1, …): unsets LISTEN_* (incl. LISTEN_PIDFDID), checks LISTEN_PID,
-    /// sets FD_CLOEXEC, and checks each fd is a listening SOCK_STREAM with sd_is_socket; throws
-    /// SystemdError naming the fd otherwise. Empty when not activated.
+    /// sets FD_CLOEXEC. Fds named one of `storedNames` are what this service stored itself, and
+    /// are returned as they are; every other fd must be a listening SOCK_STREAM (sd_is_socket),
+    /// else this throws a SystemdError naming the fd. Empty when not activated.
     ///
     /// Call it once, early, before any thread starts: the environment is process-wide, and a
     /// child that still saw LISTEN_* would try to adopt fds that are not its own.
-    public static func takeListeningSockets() throws(SystemdError) -> [ActivatedSocket] {
+    public static func takeDescriptors(storedNames: Set<String>) throws(SystemdError) -> ActivatedDescriptors {
         // libsystemd 252 predates LISTEN_PIDFDID and leaves it behind; a later manager sets it.
         defer { unsetenv("LISTEN_PIDFDID") }
         let namesGiven = getenv("LISTEN_FDNAMES") != nil
@@ -28,14 +42,18 @@ public enum SocketActivation {
         let count = try check("sd_listen_fds_with_names", sd_listen_fds_with_names(1, &names))
         let labels = takeStrings(names)
 
-        var sockets: [ActivatedSocket] = []
+        var descriptors = ActivatedDescriptors()
         for index in 0..<Int(count) {
             let fd = SD_LISTEN_FDS_START + Int32(index)
             let name = namesGiven && index < labels.count ? labels[index] : nil
+            if let name, storedNames.contains(name) {
+                descriptors.stored.append(ActivatedSocket(fd: fd, name: name))
+                continue
+            }
             try requireListeningStream(fd: fd, name: name)
-            sockets.append(ActivatedSocket(fd: fd, name: name))
+            descriptors.listeners.append(ActivatedSocket(fd: fd, name: name))
         }
-        return sockets
+        return descriptors
     }
 
     /// A `ListenDatagram=` or a socket unit with `Accept=yes` would otherwise surface much later

@@ -89,6 +89,10 @@ public struct HTTPHeadParser: Sendable {
         self.kind = kind
     }
 
+    /// The bytes of a head still incomplete: fed to a fresh parser, they put it in this one's state
+    /// (how a connection moves to another process in the middle of its request).
+    public var pendingInput: [UInt8] { buffer }
+
     public mutating func feed(_ bytes: [UInt8]) throws(HTTPParseError) -> (head: HTTPHead, leftover: [UInt8])? {
         var result: Result<(head: HTTPHead, leftover: [UInt8])?, HTTPParseError> = .success(nil)
         bytes.withUnsafeBytes { raw in result = Result { () throws(HTTPParseError) in try feed(raw) } }

@@ -72,6 +72,34 @@ public struct WebSocketParser: Sendable {
     /// Bytes fed but not yet consumed by `next`.
     public var bufferedByteCount: Int { buffer.count - readIndex }
 
+    /// Bytes that, fed to a fresh parser of the same role, put it in this one's state: the
+    /// fragments of a message in progress as one unfinished frame (masked with the all-zero key,
+    /// which leaves the payload as it is), then the input not yet consumed. This is how a
+    /// connection moves to another process in the middle of a message. Empty after a violation.
+    public var pendingInput: [UInt8] {
+        guard failure == nil else { return [] }
+        var out: [UInt8] = []
+        if let messageOpcode {
+            out.reserveCapacity(fragments.count + 14 + bufferedByteCount)
+            let mask: UInt8 = role == .server ? 0x80 : 0
+            out.append(messageOpcode.rawValue)  // FIN clear: more fragments follow
+            switch fragments.count {
+            case ..<126:
+                out.append(mask | UInt8(fragments.count))
+            case ..<65536:
+                out.append(mask | 126)
+                out.append(contentsOf: [UInt8(fragments.count >> 8), UInt8(fragments.count & 0xFF)])
+            default:
+                out.append(mask | 127)
+                out.append(contentsOf: (0..<8).reversed().map { UInt8(truncatingIfNeeded: UInt64(fragments.count) >> ($0 * 8)) })
+            }
+            if mask != 0 { out.append(contentsOf: [0, 0, 0, 0]) }
+            out.append(contentsOf: fragments)
+        }
+        out.append(contentsOf: buffer[readIndex...])
+        return out
+    }
+
     /// Next complete message, nil when more bytes are needed.
     public mutating func next() throws(WebSocketProtocolError) -> WebSocketMessage? {
         if let failure { throw failure }

@@ -15,8 +15,12 @@ private let socketActivate = "/usr/bin/systemd-socket-activate"
 func activatedChildReport() {
     var report: String
     do {
-        let sockets = try SocketActivation.takeListeningSockets()
+        let descriptors = try SocketActivation.takeDescriptors(storedNames: ["stored-a", "stored-b"])
+        let sockets = descriptors.listeners
         report = "sockets=" + sockets.map { "\($0.fd):\($0.name ?? "-")" }.joined(separator: ",")
+        if !descriptors.stored.isEmpty {
+            report += " stored=" + descriptors.stored.map { "\($0.fd):\($0.name ?? "-")" }.joined(separator: ",")
+        }
         report += " cloexec=" + sockets.map { fcntl($0.fd, F_GETFD) & FD_CLOEXEC != 0 ? "1" : "0" }.joined()
         if let first = sockets.first { report += " served=\(serveOneClient(first.fd))" }
     } catch {
@@ -117,6 +121,11 @@ private func shellLauncher(_ script: String) -> (String) -> [String] {
         ("exec 3</dev/null; export LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=a:b",
          "error=sd_listen_fds_with_names errno=\(EINVAL) leftover="),
         (":", "sockets= cloexec= leftover="),
+        // What a previous instance stored comes back by name, whatever it is; the rest must listen.
+        ("exec 3</dev/null 4</dev/null 5</dev/null; export LISTEN_PID=$$ LISTEN_FDS=3 LISTEN_FDNAMES=stored-b:stored-a:stored-b",
+         "sockets= stored=3:stored-b,4:stored-a,5:stored-b cloexec= leftover="),
+        ("exec 3</dev/null 4</dev/null; export LISTEN_PID=$$ LISTEN_FDS=2 LISTEN_FDNAMES=stored-a:gateway",
+         "error=sd_is_socket(fd 4 \"gateway\") errno=\(ENOTSOCK) leftover="),
     ])
     func handOverByShell(prelude: String, expected: String) {
         #expect(runActivatedChild(shellLauncher(prelude)) == expected)

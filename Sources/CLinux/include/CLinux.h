@@ -10,6 +10,10 @@
 /// accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC): accept4 needs _GNU_SOURCE, which Swift's Glibc module does not set.
 int clinux_accept_nonblocking(int fd);
 
+/// memfd_create(name, MFD_CLOEXEC) (needs _GNU_SOURCE): an anonymous file in
+/// memory, how the gateway's hand-over state travels through systemd's fd store; -1 + errno on failure.
+int clinux_memfd_create(const char *name);
+
 // --- messaging engineer: agent child processes (spawn_helpers.c) ---
 #include <sys/types.h>
 

@@ -68,7 +68,8 @@ chmod 0644 "$root/usr/share/bash-completion/completions/openclaw" "$root/usr/sha
 
 # Units: profile "default". The user unit keeps its state in the user's home
 # (%h is expanded by the user manager); the system unit runs as the dedicated
-# system user "openclaw" with its state in /var/lib/openclaw (postinst).
+# system user "openclaw" with its state in /var/lib/openclaw and its token in
+# root's /etc/credstore, which that user cannot replace (postinst writes it).
 description="OpenClaw Gateway (profile default, v$version)"
 common="UNIT=openclaw-gateway EXEC=/usr/bin/openclaw BIND=127.0.0.1 PORT=18789"
 # shellcheck disable=SC2086 # $common is a list of KEY=VALUE words without spaces
@@ -78,7 +79,7 @@ common="UNIT=openclaw-gateway EXEC=/usr/bin/openclaw BIND=127.0.0.1 PORT=18789"
 # shellcheck disable=SC2086
 "$here/render-units.sh" system "$root/usr/lib/systemd/system" $common \
     "DESCRIPTION=$description" "ARGS=gateway --port 18789 --bind 127.0.0.1" \
-    STATE_DIR=/var/lib/openclaw TOKEN_FILE=/var/lib/openclaw/gateway.token \
+    STATE_DIR=/var/lib/openclaw TOKEN_FILE=/etc/credstore/openclaw-gateway.token \
     WANTED_BY=multi-user.target USER=openclaw
 chmod 0644 "$root"/usr/lib/systemd/*/*
 

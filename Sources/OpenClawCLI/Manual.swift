@@ -120,7 +120,9 @@ enum ManualText {
             + "directory is ~/.openclaw, and it starts only once ~/.openclaw/gateway.token exists (which openclaw "
             + "gateway install creates). loginctl enable-linger keeps it running after logout.",
         "systemctl enable --now openclaw-gateway.socket: the system unit in /usr/lib/systemd/system, running as "
-            + "the system user openclaw with its state and token in /var/lib/openclaw.",
+            + "the system user openclaw with its state in /var/lib/openclaw and its token in "
+            + "/etc/credstore/openclaw-gateway.token (root's: the service user cannot replace the file systemd reads "
+            + "as root).",
         "The token reaches the gateway as the systemd credential gateway-token; openclaw gateway token rotate "
             + "writes a new one and restarts. Logs: journalctl --user -u openclaw-gateway or, for the system unit, "
             + "journalctl -u openclaw-gateway.",
@@ -130,7 +132,9 @@ enum ManualText {
 
     static let files: [(path: String, what: String)] = [
         ("~/.openclaw/openclaw.json", "Configuration (~/.openclaw-PROFILE/ for a profile)."),
-        ("~/.openclaw/gateway.token", "The shared secret (mode 0600)."),
+        ("~/.openclaw/gateway.token", "The shared secret of a user unit (mode 0600)."),
+        ("/etc/credstore/openclaw-gateway.token", "The shared secret of a system unit (root's, mode 0600; "
+            + "openclaw-gateway-PROFILE.token for a profile)."),
         ("~/.openclaw/gateway.lock", "Held by the running gateway: one gateway per profile."),
         ("/var/lib/openclaw", "State of the packaged system unit."),
         ("/usr/share/doc/openclaw/status-json.md", "The schema of gateway status --json."),

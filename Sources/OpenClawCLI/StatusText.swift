@@ -59,6 +59,7 @@ enum StatusText {
         }
         lines.append("  Unit:        \(s.unit)" + (s.unitFilePath.map { " (\($0))" } ?? ""))
         lines.append("  Loaded:      \(s.loadState ?? "unknown"), \(s.unitFileState ?? "unknown")")
+        if let token = s.credentialPath { lines.append("  Token:       \(token) (LoadCredential=: the secret the gateway checks)") }
         var active = "\(s.activeState ?? "unknown") (\(s.subState ?? "unknown"))"
         active = s.activeState == "active" ? paint(active, .green)
             : s.activeState == "failed" ? paint(active, .red) : active

@@ -51,13 +51,13 @@ extension GatewayService {
             if ids.contains("legacy-unit") { fixed += try migrateLegacy() }
             let newToken = ids.contains("token-missing")
             if newToken || ids.contains("token-mode") || ids.contains("state-dir-mode") {
-                fixed.append("token: \(try installToken(nil)) token in \(target.paths.tokenFile) (0600, directory 0700)")
+                fixed.append("token: \(try installToken(nil)) token in \(target.tokenFile) (0600)")
             }
             if ids.contains("agent-env-mode") {
                 try FileIO.chmod(target.paths.agentSecretsFile, 0o600)
                 fixed.append("agent secrets: \(target.paths.agentSecretsFile) is 0600 now")
             }
-            let unitIDs: Set = ["not-installed", "unit-missing", "socket-missing", "exec-start-drift", "port-mismatch",
+            let unitIDs: Set = ["credential-unsafe", "not-installed", "unit-missing", "socket-missing", "exec-start-drift", "port-mismatch",
                                 "watchdog-missing", "hardening-missing", "unit-differs", "daemon-reload"]
             if !ids.isDisjoint(with: unitIDs) {
                 let result = try install(InstallOptions(force: true, readyTimeoutMs: timeoutMs))
@@ -66,6 +66,9 @@ extension GatewayService {
                 // A new token only counts once the units load it again (LoadCredential= is read at start).
                 _ = try restart(timeoutMs: timeoutMs)
                 fixed.append("restarted \(target.socketUnit) and \(target.serviceUnit)")
+            }
+            if ids.contains("token-stale-copy"), try removeStateDirToken() {
+                fixed.append("token: removed \(target.paths.tokenFile); the gateway's token is \(target.tokenFile)")
             }
             if ids.contains("token-disagree") { fixed.append(try reconcileConfigToken()) }
             if ids.contains("linger-off") {
@@ -139,7 +142,9 @@ extension GatewayService {
                 let port = auditPort(settings.port, section: section)
                 if port.isEmpty { checked.append("port \(settings.port): free or ours") }
                 findings += port
-                if section.isActive { findings += auditStorage(settings, checked: &checked) }
+                if section.isActive {
+                    findings += auditStorage(presented(settings, credentialPath: section.credentialPath), checked: &checked)
+                }
             }
         }
         func run(_ check: () -> [Finding], fine: String) {
@@ -148,7 +153,8 @@ extension GatewayService {
             findings += found
         }
         if target.kind == .user { run(auditLinger, fine: "linger: on for \(target.userName)") }
-        run(auditToken, fine: "token: \(target.paths.tokenFile) mode 600, directory 700")
+        run({ auditToken(credentialPath: section?.credentialPath, unitFilePath: section?.unitFilePath) },
+            fine: "token: \(target.tokenFile) (the unit's LoadCredential=) mode 600, the only token file")
         run(auditAgentSecrets, fine: "agent secrets: \(target.paths.agentSecretsFile) absent or 0600")
         run(auditSecretSources, fine: "secret: config, environment and the gateway's token file agree")
         run(auditLegacy, fine: "legacy units (clawdbot, moltbot): none")
@@ -173,38 +179,6 @@ extension GatewayService {
                             fix: "enable it (or run `sudo loginctl enable-linger \(target.userName)`)", fixable: true)]
         }
         return []
-    }
-
-    private func auditToken() -> [Finding] {
-        let file = target.paths.tokenFile
-        // A symlink here would send the gateway's credential (and root's fixes) elsewhere: never fixed by following it.
-        let links = [target.paths.stateDir, file].filter { path in
-            var st = stat()
-            return lstat(path, &st) == 0 && st.st_mode & S_IFMT == S_IFLNK
-        }
-        if !links.isEmpty {
-            return links.map { path in
-                Finding(path == file ? "token-symlink" : "state-dir-symlink", .error,
-                        "\(path) is a symbolic link: the token and state must be real files in a directory of their own",
-                        fix: "replace it with a real \(path == file ? "file (0600)" : "directory (0700)"), "
-                            + "then run `openclaw doctor --fix`", fixable: false)
-            }
-        }
-        guard let mode = FileIO.mode(file) else {
-            return [Finding("token-missing", .error, "no token at \(file): the socket refuses to start without it",
-                            fix: "generate one", fixable: true)]
-        }
-        var findings: [Finding] = []
-        if mode != 0o600 {
-            findings.append(Finding("token-mode", .error, "\(file) has mode \(String(mode, radix: 8)), not 600",
-                                    fix: "chmod 600", fixable: true))
-        }
-        if let dirMode = FileIO.mode(target.paths.stateDir), dirMode & 0o077 != 0 {
-            findings.append(Finding("state-dir-mode", .warning,
-                                    "\(target.paths.stateDir) has mode \(String(dirMode, radix: 8)), not 700",
-                                    fix: "chmod 700", fixable: true))
-        }
-        return findings
     }
 
     /// The agent backend's API keys: a file others can read is not used by the gateway at all.

@@ -12,7 +12,7 @@ extension GatewayService {
         var causes: [String] = []
         for unit in [socket, service].compactMap({ $0 }) where !unit.failedAsserts.isEmpty {
             causes.append("\(unit.name) failed \(unit.failedAsserts.joined(separator: ", "))"
-                + (unit.failedAsserts.contains { $0.contains(target.paths.tokenFile) }
+                + (unit.failedAsserts.contains { $0.contains(target.tokenFile) }
                     ? " (the token file is missing: `\(target.command("doctor --fix"))` creates it)" : ""))
         }
         if let socket, socket.result == "resources" {

@@ -88,7 +88,7 @@ extension GatewayService {
         let before = try withManager { (m) throws(SystemdError) in try m.unit(target.socketUnit) }
         let existing = try units.map { (u) throws(ServiceError) in try FileIO.readText(target.unitDirectory + "/" + u.fileName) }
         let unitsMatch = zip(units, existing).allSatisfy { $0.contents == $1 }
-        let tokenPresent = FileIO.exists(target.paths.tokenFile)
+        let tokenPresent = FileIO.exists(target.tokenFile)
         let wasInstalled = existing.contains { $0 != nil }
         try requirePortFree(port: options.port, bind: options.bind, ours: before)
         let linger = try ensureLinger()
@@ -97,7 +97,7 @@ extension GatewayService {
         if unitsMatch && tokenPresent && options.token == nil && !options.force
             && before?.unitFileState == "enabled" && before?.isActive == true {
             return InstallResult(outcome: .alreadyInstalled, unitFiles: target.unitFilePaths,
-                                 tokenFile: target.paths.tokenFile, tokenSource: "existing", linger: linger, probe: nil)
+                                 tokenFile: target.tokenFile, tokenSource: "existing", linger: linger, probe: nil)
         }
 
         do {
@@ -126,7 +126,7 @@ extension GatewayService {
             _ = try? m.disableUnitFiles([target.serviceUnit, target.socketUnit])
         }
         var removed = target.unitFilePaths.filter { (try? FileIO.remove($0)) == true }
-        if removeToken, (try? FileIO.remove(target.paths.tokenFile)) == true { removed.append(target.paths.tokenFile) }
+        if removeToken, (try? FileIO.remove(target.tokenFile)) == true { removed.append(target.tokenFile) }
         _ = try? withManager { (m) throws(SystemdError) in
             try m.reload()
             try? m.resetFailedUnit(target.socketUnit)
@@ -159,7 +159,7 @@ extension GatewayService {
         }
         let probe = try waitUntilAnswering(timeoutMs: options.readyTimeoutMs)
         return InstallResult(outcome: wasInstalled ? .reinstalled : .installed, unitFiles: target.unitFilePaths,
-                             tokenFile: target.paths.tokenFile, tokenSource: tokenSource, linger: linger, probe: probe)
+                             tokenFile: target.tokenFile, tokenSource: tokenSource, linger: linger, probe: probe)
     }
 
     /// `--port`/`--bind` become part of the profile's `openclaw.json` (other keys
@@ -198,34 +198,64 @@ extension GatewayService {
                                    owner: geteuid() == 0 ? owner : nil)
     }
 
-    /// Puts the secret where the unit's `LoadCredential=` reads it: 0600 in a
-    /// 0700 state dir, owned by the account the gateway runs as. The token
-    /// never goes into the unit (PITFALLS: token drift).
+    /// Puts the secret where the unit's `LoadCredential=` reads it (`target.tokenFile`): a user
+    /// unit's 0600 in its 0700 state dir, owned by the user; a system unit's in /etc/credstore,
+    /// root's alone (`CredentialStore`). The token never goes into the unit (PITFALLS: token drift).
+    /// A system install from an earlier version kept its token in the state dir: that token moves
+    /// (clients have it), read as the service user so a symlink there leads nowhere root could go.
     func installToken(_ given: String?) throws(ServiceError) -> String {
-        try UserFiles(target).access { () throws(ServiceError) in try writeToken(given) }
-    }
-
-    private func writeToken(_ given: String?) throws(ServiceError) -> String {
-        let owner = (uid: uid_t(target.uid), gid: gid_t(target.gid))
-        try FileIO.makeDirectories(target.paths.stateDir, mode: 0o700, owner: owner)
-        let file = target.paths.tokenFile
-        let existing = try FileIO.readText(file).flatMap(Self.trimmed)
-        let configured = (try? settings())?.secret
+        let stateDirToken = try UserFiles(target).access { () throws(ServiceError) -> String? in
+            try FileIO.makeDirectories(target.paths.stateDir, mode: 0o700, owner: (uid: uid_t(target.uid), gid: gid_t(target.gid)))
+            return try FileIO.readText(target.paths.tokenFile).flatMap(Self.trimmed)
+        }
+        let existing = target.kind == .system ? try FileIO.readText(target.tokenFile).flatMap(Self.trimmed) : stateDirToken
         let (token, source): (String, String)
         if let given = given.flatMap(Self.trimmed) {
             (token, source) = (given, "given")
         } else if existing != nil {
             // Keep the bytes as they are; only tighten the permissions.
-            try FileIO.chmod(file, 0o600)
-            if geteuid() == 0 { _ = chown(file, owner.uid, owner.gid) }
+            try tightenToken()
             return "existing"
-        } else if let configured {
+        } else if target.kind == .system, let stateDirToken {
+            (token, source) = (stateDirToken, "migrated")
+        } else if let configured = (try? settings()).flatMap({ $0.secretSource == "token-file" ? nil : $0.secret }) {
             (token, source) = (configured, "config")
         } else {
             (token, source) = (try Self.generateToken(), "generated")
         }
-        try FileIO.writeAtomically(file, Array((token + "\n").utf8), mode: 0o600, owner: geteuid() == 0 ? owner : nil)
+        try storeToken(token)
         return source
+    }
+
+    /// Writes `token` into the token file. For a system unit the state dir's old copy goes too,
+    /// so that one file holds the secret (status and doctor name it; doctor reports a second one).
+    func storeToken(_ token: String) throws(ServiceError) {
+        guard target.kind == .system else {
+            let owner = (uid: uid_t(target.uid), gid: gid_t(target.gid))
+            try UserFiles(target).access { () throws(ServiceError) in
+                try FileIO.writeAtomically(target.tokenFile, Array((token + "\n").utf8), mode: 0o600,
+                                           owner: geteuid() == 0 ? owner : nil)
+            }
+            return
+        }
+        try CredentialStore.write(target.tokenFile, token: token)
+        _ = try removeStateDirToken()
+    }
+
+    /// Removes a system unit's token copy from its state dir (as the service user); true when there was one.
+    func removeStateDirToken() throws(ServiceError) -> Bool {
+        try UserFiles(target).access { () throws(ServiceError) in try FileIO.remove(target.paths.tokenFile) }
+    }
+
+    private func tightenToken() throws(ServiceError) {
+        guard target.kind == .system else {
+            try UserFiles(target).access { () throws(ServiceError) in
+                try FileIO.chmod(target.tokenFile, 0o600)
+                if geteuid() == 0 { _ = chown(target.tokenFile, uid_t(target.uid), gid_t(target.gid)) }
+            }
+            return
+        }
+        try CredentialStore.tighten(target.tokenFile)
     }
 
     static func trimmed(_ s: String) -> String? {
@@ -307,6 +337,8 @@ extension GatewayService {
             if try UserFiles(target).access({ () throws(ServiceError) in try FileIO.removeTree(target.paths.stateDir) }) {
                 removed.append(target.paths.stateDir)
             }
+            // A system unit's secret is kept outside its state dir (CredentialStore).
+            if target.kind == .system, try FileIO.remove(target.tokenFile) { removed.append(target.tokenFile) }
             return UninstallResult(removedFiles: removed, keptStateDir: nil)
         }
         return UninstallResult(removedFiles: removed, keptStateDir: target.paths.stateDir)

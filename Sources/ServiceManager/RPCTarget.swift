@@ -12,7 +12,7 @@ public struct GatewayEndpoint: Sendable, Equatable {
 extension GatewayService {
     /// The installed gateway as the RPC commands' `--system` reaches it: the
     /// socket unit's address (as `status` probes it) and the secret the unit
-    /// hands the daemon: the token file (its `LoadCredential=`), which beats
+    /// hands the daemon: the token file (its `LoadCredential=`, `target.tokenFile`), which beats
     /// the config and the environment there too.
     ///
     /// `url`/`token` are the caller's overrides. Without `token`, the install's
@@ -24,9 +24,9 @@ extension GatewayService {
         let fileSecret: String?
         do {
             settings = try self.settings()
-            fileSecret = try FileIO.readText(target.paths.tokenFile).flatMap(Self.trimmed)
+            fileSecret = try readCredential(target.tokenFile)
         } catch {
-            guard let unreadable = [target.paths.configPath, target.paths.tokenFile].first(where: Self.isDenied)
+            guard let unreadable = [target.paths.configPath, target.tokenFile].first(where: Self.isDenied)
             else { throw error }
             guard let token else {
                 throw .config(ConfigError(

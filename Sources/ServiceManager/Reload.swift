@@ -49,15 +49,10 @@ extension GatewayService {
         }
     }
 
-    /// Settings to reach the running gateway with. A broken config file (what a reload is
-    /// often asked to check) must not stop us from asking: the token file still works.
+    /// Settings to reach the running gateway with, presenting the secret its unit loads. A broken
+    /// config file (what a reload is often asked to check) must not stop us from asking: the token
+    /// file still works.
     private func probeSettings() -> GatewaySettings {
-        if let settings = try? settings() { return settings }
-        var fallback = GatewaySettings(paths: target.paths)
-        if let bytes = try? ConfigLoader.readFile(target.paths.tokenFile) {
-            fallback.token = String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isWhitespace).first
-                .map(String.init)
-        }
-        return fallback
+        presented((try? settings()) ?? GatewaySettings(paths: target.paths), credentialPath: credentialPath() ?? target.tokenFile)
     }
 }

@@ -1,3 +1,4 @@
+import Glibc
 import JSONCore
 import OpenClawConfig
 import SystemdKit
@@ -15,16 +16,29 @@ extension GatewayService {
     /// `settings` with the secret the installed gateway checks.
     public func presented(_ settings: GatewaySettings, credentialPath: String?) -> GatewaySettings {
         guard settings.secretSource != "env", let path = credentialPath,
-              let secret = (try? FileIO.readText(path)).flatMap({ $0.flatMap(Self.trimmed) }) else { return settings }
+              let secret = (try? readCredential(path)).flatMap({ $0 }) else { return settings }
         var s = settings
         if s.auth == .password { s.password = secret } else { s.token = secret }
         s.secretSource = "credential"
         return s
     }
 
+    /// The secret in the unit's credential file. A system unit's is root's (/etc/credstore); the
+    /// account the gateway runs as may not read it, but may read the copy systemd handed its
+    /// running gateway (`/run/credentials/UNIT/`, a read-only mount nobody but root can replace).
+    func readCredential(_ path: String) throws(ServiceError) -> String? {
+        do {
+            return try FileIO.readText(path).flatMap(Self.trimmed)
+        } catch {
+            guard target.kind == .system, case .file(_, let code) = error, code == EACCES,
+                  let copy = try? FileIO.readText("/run/credentials/\(target.serviceUnit)/gateway-token") else { throw error }
+            return Self.trimmed(copy)
+        }
+    }
+
     /// Doctor: the config's or the environment's token disagreeing with the file the gateway checks.
     func auditSecretSources() -> [Finding] {
-        guard let path = credentialPath() ?? (FileIO.exists(target.paths.tokenFile) ? target.paths.tokenFile : nil),
+        guard let path = credentialPath() ?? (FileIO.exists(target.tokenFile) ? target.tokenFile : nil),
               let checked = (try? FileIO.readText(path)).flatMap({ $0.flatMap(Self.trimmed) }) else { return [] }
         var findings: [Finding] = []
         let config = try? ConfigLoader.readConfigFile(target.paths.configPath)
@@ -47,7 +61,7 @@ extension GatewayService {
 
     /// `doctor --fix` for "token-disagree": the config's gateway.auth.token becomes the gateway's token.
     func reconcileConfigToken() throws(ServiceError) -> String {
-        guard let path = credentialPath() ?? (FileIO.exists(target.paths.tokenFile) ? target.paths.tokenFile : nil),
+        guard let path = credentialPath() ?? (FileIO.exists(target.tokenFile) ? target.tokenFile : nil),
               let token = try FileIO.readText(path).flatMap(Self.trimmed) else {
             throw .config(ConfigError("no token file to reconcile gateway.auth.token with"))
         }

@@ -20,6 +20,14 @@ public struct ServiceTarget: Sendable, Equatable {
     public var socketUnit: String { paths.unitName + ".socket" }
     public var serviceUnit: String { paths.unitName + ".service" }
     public var unitFilePaths: [String] { [socketUnit, serviceUnit].map { unitDirectory + "/" + $0 } }
+    /// The one file holding the secret the gateway checks: the unit's `LoadCredential=`.
+    public var tokenFile: String { Self.tokenFile(kind: kind, paths: paths) }
+
+    /// A user unit's token lives in its state dir (its manager reads it with the user's rights);
+    /// a system unit's in /etc/credstore, which the service user cannot write (`CredentialStore`).
+    static func tokenFile(kind: ServiceKind, paths: OpenClawPaths) -> String {
+        kind == .system ? CredentialStore.file(unit: paths.unitName) : paths.tokenFile
+    }
 
     /// A command line for hints, with the `--profile` and `--system` in use:
     /// `command("gateway install")` → "openclaw --profile work gateway install --system".

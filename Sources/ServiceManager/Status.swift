@@ -121,7 +121,7 @@ public struct ServiceSection: Sendable {
 
 public struct StatusReport: Sendable {
     /// Version of the JSON schema (docs/status-json.md); bumped only for additions.
-    public static let schemaVersion = 2
+    public static let schemaVersion = 3
     public var exitCode: StatusExit
     public var profile: String
     public var configPath: String
@@ -206,6 +206,9 @@ extension GatewayService {
                 + "run `\(target.command("gateway restart"))` to run the installed one")
         }
         warnings += rpc?.storageFaults ?? []
+        warnings += tokenDrift(credentialPath: section.credentialPath, unitFilePath: section.unitFilePath).map {
+            $0.message + ": " + ($0.fixable ? "run `\(target.command("doctor --fix"))`" : $0.fix)
+        }
         // S9 in every status: the cheap scan (units named like a gateway) unless --deep asks for all.
         let found = scanForGateways(port: settings.port, deep: options.deep)
         let gateways: [FoundGateway]? = options.deep ? found : nil

@@ -54,6 +54,7 @@ extension ServiceSection {
         o["socketUnit"] = .string(socketUnit)
         o["installed"] = .bool(installed)
         o["unitFilePath"] = unitFilePath.json
+        o["tokenFile"] = credentialPath.json
         o["loadState"] = loadState.json
         o["unitFileState"] = unitFileState.json
         o["activeState"] = activeState.json

@@ -13,17 +13,15 @@ public struct TokenRotation: Sendable {
 }
 
 extension GatewayService {
-    /// Writes a new random token (0600, owned by the gateway's account), restarts the service
+    /// Writes a new random token into the token file (0600; a user unit's belongs to the user, a
+    /// system unit's to root in /etc/credstore), restarts the service
     /// so that `LoadCredential=` hands it over, and proves it with a hello-ok that uses it.
     /// The old token stops working with the restart; nothing else holds a copy of it.
     public func rotateToken(timeoutMs: Int = 30_000) throws(ServiceError) -> TokenRotation {
         try requireInstalled()
         let token = try Self.generateToken()
-        // As the service user (UserFiles), like install's token write: no symlink leads root elsewhere.
-        try UserFiles(target).access { () throws(ServiceError) in
-            try FileIO.makeDirectories(target.paths.stateDir, mode: 0o700)
-            try FileIO.writeAtomically(target.paths.tokenFile, Array((token + "\n").utf8), mode: 0o600)
-        }
+        // Where install writes it: as the user in a user unit's state dir, as root in /etc/credstore.
+        try storeToken(token)
         _ = try restart(timeoutMs: timeoutMs, verify: false)
         var settings = (try? settings()) ?? GatewaySettings(paths: target.paths)
         let configStillHasSecret = settings.secretSource == "config"
@@ -35,7 +33,7 @@ extension GatewayService {
         while true {
             let answer = probe(settings, url: url, timeoutMs: 2_000)
             if answer.ok {
-                return TokenRotation(tokenFile: target.paths.tokenFile, url: url,
+                return TokenRotation(tokenFile: target.tokenFile, url: url,
                                      configStillHasSecret: configStillHasSecret)
             }
             if monotonicMs() >= deadline {

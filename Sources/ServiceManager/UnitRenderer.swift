@@ -34,7 +34,7 @@ public enum UnitRenderer {
             ("@BIND@", bind.contains(":") ? "[\(bind)]" : bind),
             ("@PORT@", String(port)),
             ("@STATE_DIR@", escapeSpecifiers(paths.stateDir)),
-            ("@TOKEN_FILE@", escapeSpecifiers(paths.tokenFile)),
+            ("@TOKEN_FILE@", escapeSpecifiers(ServiceTarget.tokenFile(kind: kind, paths: paths))),
             ("@WANTED_BY@", kind == .user ? "default.target" : "multi-user.target"),
             ("@USER@", escapeSpecifiers(user ?? "")),
         ]

@@ -115,6 +115,7 @@ import Testing
         let json = report.json
         #expect(json["exitCode"]?.intValue == 3 && json["state"]?.stringValue == "not-installed")
         #expect(json["service"]?["mainPid"] == .null && json["service"]?["installed"]?.boolValue == false)
+        #expect(json["service"]?["tokenFile"] == .null)
         #expect(json["rpc"]?["error"]?.stringValue == "refused")
         let keys: [String] = if case .object(let o) = json { o.keys } else { [] }
         #expect(keys == ["schemaVersion", "cliVersion", "exitCode", "state", "profile", "configPath", "configError",

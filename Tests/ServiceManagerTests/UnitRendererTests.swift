@@ -87,6 +87,10 @@ func templatePaths(_ root: String, _ relative: String = "") -> [String] {
         #expect(service.contains("profile work"))
         #expect(service.contains(#"ExecStart="/opt/open claw/bin/openclaw" gateway --port 19001 --bind ::1 --profile work"#))
         #expect(file(files, ".socket").contains("\nListenStream=[::1]:19001\n"))
+        // systemd reads the credential as root: never from a file the service user could swap (docs/security.md).
+        #expect(service.contains("\nLoadCredential=gateway-token:/etc/credstore/openclaw-gateway-work.token\n"))
+        #expect(file(files, ".socket").contains("\nAssertPathExists=/etc/credstore/openclaw-gateway-work.token\n"))
+        #expect(!service.contains("/srv/oc/gateway.token"))
     }
 
     @Test func execWordsAreEscapedForSystemd() {

@@ -35,7 +35,7 @@ USER = "alice"
 PORT = 18789
 URL = f"ws://127.0.0.1:{PORT}"
 USER_TOKEN = f"/home/{USER}/.openclaw/gateway.token"
-SYSTEM_TOKEN = "/var/lib/openclaw/gateway.token"
+SYSTEM_TOKEN = "/etc/credstore/openclaw-gateway.token"  # root's: the service user cannot replace it
 
 FIGURES: dict[str, str] = {}
 

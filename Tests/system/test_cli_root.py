@@ -22,7 +22,7 @@ from conftest import USER, figure
 PROFILE, PORT = "ops", 18810
 UNIT = f"openclaw-gateway-{PROFILE}"
 STATE = f"/home/{USER}/.openclaw-{PROFILE}"
-TOKEN = f"{STATE}/gateway.token"
+TOKEN = f"/etc/credstore/{UNIT}.token"  # a system unit's token is root's
 FLAGS = f"--system --profile {PROFILE}"
 URL = f"ws://127.0.0.1:{PORT}"
 UNIT_FILES = [f"/etc/systemd/system/{UNIT}.socket", f"/etc/systemd/system/{UNIT}.service"]

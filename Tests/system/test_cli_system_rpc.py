@@ -18,7 +18,7 @@ from conftest import USER
 PROFILE, PORT = "rpc", 18830
 UNIT = f"openclaw-gateway-{PROFILE}"
 STATE = f"/home/{USER}/.openclaw-{PROFILE}"
-TOKEN = f"{STATE}/gateway.token"
+TOKEN = f"/etc/credstore/{UNIT}.token"  # a system unit's token is root's
 # `runuser` as root, without a login session: a caller who is neither root nor alice.
 AS_NOBODY = "runuser -u nobody -- env HOME=/tmp"
 

@@ -16,7 +16,7 @@ from conftest import USER, gwclient
 
 PROFILE, PORT = "sys", 18900
 UNIT = f"openclaw-gateway-{PROFILE}"
-TOKEN = f"/home/{USER}/.openclaw-{PROFILE}/gateway.token"
+TOKEN = f"/etc/credstore/{UNIT}.token"  # root's: systemd reads it as root
 FLAGS = f"--system --profile {PROFILE}"
 
 
@@ -40,7 +40,7 @@ def test_system_install_status_uninstall(box):
     assert f"/etc/systemd/system/{UNIT}.service" in r.stdout
     unit = box.run(f"cat /etc/systemd/system/{UNIT}.service").stdout
     assert f"\nUser={USER}\n" in unit and "\nWantedBy=multi-user.target\n" in unit
-    assert box.run(f"stat -c '%a %U' {TOKEN}").stdout.split() == ["600", USER]
+    assert box.run(f"stat -c '%a %U' {TOKEN}").stdout.split() == ["600", "root"]
     assert box.run(f"stat -c '%a %U' /home/{USER}/.openclaw-{PROFILE}").stdout.split() == ["700", USER]
     assert box.run(f"systemctl is-enabled {UNIT}.socket").stdout.strip() == "enabled"
     assert gwclient(box, "hello", url=f"ws://127.0.0.1:{PORT}", token=TOKEN)[0]["type"] == "hello-ok"

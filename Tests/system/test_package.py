@@ -102,7 +102,7 @@ def test_remove_stops_everything_and_leaves_no_dangling_links(box):
     box.run("dpkg -r openclaw", timeout=120)
     wait_for(lambda: nothing_running(box), 10, what="every openclaw process gone")
     assert dangling_links(box) == ""
-    assert box.run("test -s /var/lib/openclaw/gateway.token", check=False).returncode == 0, "remove kept state"
+    assert box.run(f"test -d /var/lib/openclaw && test -s {SYSTEM_TOKEN}", check=False).returncode == 0, "remove kept state"
 
 
 def test_purge_removes_state_after_stopping(box):
@@ -111,7 +111,7 @@ def test_purge_removes_state_after_stopping(box):
     assert gwclient(box, "hello", token=SYSTEM_TOKEN)[0]["type"] == "hello-ok"
     box.run("dpkg -P openclaw", timeout=120)
     assert nothing_running(box)
-    assert box.run("test -e /var/lib/openclaw", check=False).returncode != 0
+    assert box.run(f"test -e /var/lib/openclaw || test -e {SYSTEM_TOKEN}", check=False).returncode != 0
     assert dangling_links(box) == ""
     # The gateway stopped cleanly before its state went away.
     journal = box.run(f"journalctl -u {SERVICE} -o cat --no-pager -n 20").stdout

@@ -55,7 +55,7 @@ def test_doctor_fix_does_not_chown_through_a_token_symlink(box):
     """Installed for alice; alice then swaps her token file for a symlink and waits for root's doctor --fix."""
     box.run(f"openclaw gateway install {FLAGS} --user-name {USER} --port {PORT}")
     before = owner_and_mode(box, "/etc/shadow")
-    box.run(f"rm {STATE}/gateway.token && ln -s /etc/shadow {STATE}/gateway.token", user=USER)
+    box.run(f"rm -f {STATE}/gateway.token && ln -s /etc/shadow {STATE}/gateway.token", user=USER)
     r = box.run(f"openclaw doctor {FLAGS} --fix", check=False)
     print(r.stdout, r.stderr)
     assert r.returncode != 0
@@ -70,4 +70,6 @@ def test_root_writes_into_the_users_state_dir_as_the_user(box):
     print(r.stdout, r.stderr)
     assert r.returncode == 0, r.stderr
     assert owner_and_mode(box, STATE) == f"{USER}:{USER} 700"
-    assert owner_and_mode(box, f"{STATE}/gateway.token") == f"{USER}:{USER} 600"
+    # The token is root's (/etc/credstore): the state dir holds none the service user could swap.
+    assert owner_and_mode(box, f"/etc/credstore/openclaw-gateway-{PROFILE}.token") == "root:root 600"
+    assert box.run(f"test -e {STATE}/gateway.token", check=False).returncode != 0

@@ -23,7 +23,7 @@ def system_socket(box):
 
 def test_package_prepared_system_user_and_token(box):
     assert box.run("getent passwd openclaw").stdout.split(":")[5] == "/var/lib/openclaw"
-    assert box.run(f"stat -c '%U %a' {SYSTEM_TOKEN}").stdout.split() == ["openclaw", "600"]
+    assert box.run(f"stat -c '%U %a' {SYSTEM_TOKEN}").stdout.split() == ["root", "600"]
     assert box.run(f"systemctl is-enabled {SOCKET}", check=False).stdout.strip() == "disabled"
 
 

@@ -14,9 +14,7 @@ final class ChildProcess: AgentProcess {
     private let reaper: pid_t
     private unowned let loop: EventLoop
     private var pidfd: Int32
-    private(set) var stdin: StreamChannel?
-    let stdout: StreamChannel
-    let stderr: StreamChannel
+    let pipes: AgentPipes
     /// The wait status once the child has exited and been reaped.
     private(set) var exitStatus: Int32?
     var onExit: ((Int32) -> Void)?
@@ -61,9 +59,7 @@ final class ChildProcess: AgentProcess {
         pidfd = clinux_pidfd_open(child)
         do throws(SystemCallError) {
             guard pidfd >= 0 else { throw SystemCallError("pidfd_open") }
-            stdin = try StreamChannel(loop: loop, fd: inPipe[1], maxBufferedBytes: 16 << 20)
-            stdout = try StreamChannel(loop: loop, fd: outPipe[0])
-            stderr = try StreamChannel(loop: loop, fd: errPipe[0])
+            pipes = try AgentPipes(loop: loop, stdin: inPipe[1], stdout: outPipe[0], stderr: errPipe[0])
             try loop.register(fd: pidfd) { [unowned self] _ in self.reap() }
         } catch {
             Glibc.kill(-child, SIGKILL)
@@ -71,21 +67,6 @@ final class ChildProcess: AgentProcess {
             Self.waitBlocking(reaper)
             throw error
         }
-    }
-
-    /// Writes `bytes` to the child's stdin and closes it (EOF tells the child the input is complete).
-    func writeInputAndClose(_ bytes: [UInt8]) {
-        guard let stdin else { return }
-        stdin.write(bytes)
-        stdin.closeAfterFlush()
-    }
-
-    /// Closes our ends of the pipes (the channels must not outlive this object while registered).
-    func closePipes() {
-        stdin?.close()
-        stdin = nil
-        stdout.close()
-        stderr.close()
     }
 
     /// Kills the group and reaps the leader now (shutdown: the loop is about to stop).
@@ -110,7 +91,6 @@ final class ChildProcess: AgentProcess {
 
     // MARK: AgentProcess
 
-    var stderrPipe: StreamChannel? { stderr }
     var label: String { "pid \(pid)" }
     var unitName: String? { nil }
     /// The backend process's own CPU time and peak resident memory (from wait4;

@@ -26,9 +26,7 @@ final class TransientUnitProcess: AgentProcess {
     private let manager: SystemdManager
     private unowned let loop: EventLoop
     private let log: GatewayLog
-    private var stdin: StreamChannel?
-    let stdout: StreamChannel
-    var stderrPipe: StreamChannel? { nil }
+    let pipes: AgentPipes
     private(set) var exitStatus: Int32?
     var onExit: ((Int32) -> Void)?
     private var pollTimer: TimerID?
@@ -67,26 +65,13 @@ final class TransientUnitProcess: AgentProcess {
             throw .manager(error)
         }
         do throws(SystemCallError) {
-            stdin = try StreamChannel(loop: loop, fd: inPipe[1], maxBufferedBytes: 16 << 20)
-            stdout = try StreamChannel(loop: loop, fd: outPipe[0])
+            pipes = try AgentPipes(loop: loop, stdin: inPipe[1], stdout: outPipe[0])
         } catch {
             close(outPipe[0])
             try? manager.killUnit(name, signal: SIGKILL)
             throw .system(error)
         }
         pollTimer = loop.scheduleRepeating(everyMs: Self.pollMs) { [unowned self] in self.poll() }
-    }
-
-    func writeInputAndClose(_ bytes: [UInt8]) {
-        guard let stdin else { return }
-        stdin.write(bytes)
-        stdin.closeAfterFlush()
-    }
-
-    func closePipes() {
-        stdin?.close()
-        stdin = nil
-        stdout.close()
     }
 
     private func poll() {

@@ -1,7 +1,12 @@
+import GatewayProtocol
 import JSONCore
 
 /// Human text for the `health` result. Kept a pure function of the payload so
 /// tests (and the system tests that read it) see exactly what users see.
+///
+/// Every string in it comes from the gateway, and some from further away (an IRC
+/// server's error text, a channel's label): they are shown with their control
+/// characters escaped (`ControlCharacters`), so they cannot drive the terminal.
 enum HealthText {
     static func render(_ health: JSONValue, paint: (String, Terminal.Color) -> String) -> String {
         let ok = health["ok"]?.boolValue ?? false
@@ -13,8 +18,8 @@ enum HealthText {
         var lines = ["Gateway: " + (ok ? paint("healthy", .green) : paint("unhealthy", .red))
             + (facts.isEmpty ? "" : " (" + facts.joined(separator: ", ") + ")")]
 
-        if let link = health["linkChannel"], let id = link["id"]?.stringValue {
-            let label = link["label"]?.stringValue.map { " (\($0))" } ?? ""
+        if let link = health["linkChannel"], let id = link["id"]?.stringValue.map(shown) {
+            let label = link["label"]?.stringValue.map { " (\(shown($0)))" } ?? ""
             let linked = link["linked"]?.boolValue ?? false
             lines.append("Link channel: \(id)\(label), " + (linked ? "linked" : paint("not linked", .red)))
         }
@@ -24,7 +29,7 @@ enum HealthText {
         } else {
             lines.append("Channels:")
             for (id, channel) in channels.entries {
-                lines.append("  \(id): " + channelState(channel, paint: paint))
+                lines.append("  \(shown(id)): " + channelState(channel, paint: paint))
             }
         }
         return lines.joined(separator: "\n")
@@ -36,9 +41,12 @@ enum HealthText {
         var text = linked ? "linked" : paint("not linked", .red)
         text += connected ? ", connected" : ", " + paint("disconnected", .yellow)
         if let age = channel["authAgeMs"]?.intValue { text += ", auth age \(duration(ms: age))" }
-        if let error = channel["lastError"]?.stringValue, !error.isEmpty { text += "; last error: \(error)" }
+        if let error = channel["lastError"]?.stringValue, !error.isEmpty { text += "; last error: \(shown(error))" }
         return text
     }
+
+    /// A string from the gateway, as it may be printed: control characters as visible escapes.
+    static func shown(_ text: String) -> String { ControlCharacters.escaped(text) }
 
     /// "850 ms", "42s", "3m 12s", "5h 2m", "2d 4h": two units at most, enough to read at a glance.
     static func duration(ms: Int64) -> String {

@@ -7,6 +7,10 @@ import ServiceManager
 /// scripts that grep them: `Config:`, `Probe target:`, the `Service (…)` and
 /// `RPC` section headings, then `Warnings:` and `Gateways found:`. Values may
 /// gain detail; labels are only ever added.
+///
+/// What the gateway supplies (its STATUS=, version, errors, channel names, storage
+/// faults in the warnings, the journal's last error) is printed through
+/// `HealthText.shown`: control characters escaped, so it cannot drive the terminal.
 enum StatusText {
     static func render(_ report: StatusReport, nowUsec: UInt64, paint: (String, Terminal.Color) -> String) -> String {
         var lines: [String] = []
@@ -22,7 +26,7 @@ enum StatusText {
         lines += rpc(report.rpc, other: report.otherGateway, paint: paint)
         if let line = report.lastErrorLine {
             lines.append("")
-            lines.append("Last gateway error: \(line)")
+            lines.append("Last gateway error: \(HealthText.shown(line))")
         }
         if !report.otherInstances.isEmpty {
             lines.append("")
@@ -31,7 +35,7 @@ enum StatusText {
         if !report.warnings.isEmpty {
             lines.append("")
             lines.append("Warnings:")
-            lines += report.warnings.map { "  - " + paint($0, .yellow) }
+            lines += report.warnings.map { "  - " + paint(HealthText.shown($0), .yellow) }
         }
         if let gateways = report.gateways {
             lines.append("")
@@ -73,7 +77,7 @@ enum StatusText {
             let status = s.lastExitStatus.map { code == "exited" ? " status \($0)" : " signal \($0)" } ?? ""
             lines.append("  Last exit:   \(code)\(status)" + (s.result.map { ", result \($0)" } ?? ""))
         }
-        if let text = s.statusText { lines.append("  Status:      \(text)") }
+        if let text = s.statusText { lines.append("  Status:      \(HealthText.shown(text))") }
         let socketState = s.socketActiveState.map { "\($0) (\(s.socketSubState ?? "unknown"))" } ?? "not loaded"
         let listen = s.listen.isEmpty ? "" : " on " + s.listen.joined(separator: ", ")
         lines.append("  Socket:      \(s.socketUnit) \(socketState)\(listen)")
@@ -88,27 +92,27 @@ enum StatusText {
         }
         lines.append("  URL:         \(probe.url)")
         if let other {
-            lines.append("  Result:      " + paint("not this unit", .red) + ": " + other.sentence)
+            lines.append("  Result:      " + paint("not this unit", .red) + ": " + HealthText.shown(other.sentence))
         } else if probe.ok {
             let rtt = probe.roundTripMs.map { " in \(formatMs($0))" } ?? ""
             lines.append("  Result:      " + paint("ok", .green) + " (hello-ok\(rtt))")
         } else {
-            lines.append("  Result:      " + paint("failed", .red) + (probe.error.map { ": \($0)" } ?? ""))
+            lines.append("  Result:      " + paint("failed", .red) + (probe.error.map { ": \(HealthText.shown($0))" } ?? ""))
             if probe.authRefusal != nil {
                 lines.append("  Meaning:     the gateway is up, but it refuses our secret; `openclaw doctor` "
                     + "compares the token sources")
             }
         }
         var facts: [String] = []
-        if let version = probe.version { facts.append("version \(version)") }
+        if let version = probe.version { facts.append("version \(HealthText.shown(version))") }
         if let pid = probe.pid { facts.append("pid \(pid)") }
         if let uptime = probe.uptimeMs { facts.append("uptime \(HealthText.duration(ms: uptime))") }
         if let clients = probe.clients { facts.append("\(clients) client" + (clients == 1 ? "" : "s")) }
-        if let activation = probe.activation { facts.append("activation \(activation)") }
+        if let activation = probe.activation { facts.append("activation \(HealthText.shown(activation))") }
         if !facts.isEmpty { lines.append("  Gateway:     " + facts.joined(separator: ", ")) }
         if let channels = probe.channels?.objectValue, !channels.isEmpty {
             for (id, channel) in channels.entries {
-                lines.append("  Channel:     \(id): " + HealthText.channelState(channel, paint: paint))
+                lines.append("  Channel:     \(HealthText.shown(id)): " + HealthText.channelState(channel, paint: paint))
             }
         }
         return lines

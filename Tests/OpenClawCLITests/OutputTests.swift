@@ -33,6 +33,24 @@ private func plain(_ text: String, _ color: Terminal.Color) -> String { text }
             """)
     }
 
+    /// An IRC server's error text reaches the terminal: an ESC sequence in it (clear screen,
+    /// retitle) must arrive as visible text, like the label and channel names the gateway sends.
+    @Test func controlCharactersFromTheGatewayAreEscaped() {
+        let health: JSONValue = [
+            "ok": false,
+            "linkChannel": ["id": "irc", "label": "IRC\u{1b}]0;owned\u{07}", "linked": false],
+            "channels": ["irc\r": ["linked": false, "connected": false, "lastError": "K-lined\u{1b}[2J\u{9b}31m\ncontinued"]],
+        ]
+        let text = HealthText.render(health, paint: plain)
+        #expect(!text.unicodeScalars.contains { $0 == "\u{1b}" || $0 == "\u{07}" || $0 == "\u{9b}" || $0 == "\r" })
+        #expect(text == """
+            Gateway: unhealthy
+            Link channel: irc (IRC\\x1b]0;owned\\x07), not linked
+            Channels:
+              irc\\r: not linked, disconnected; last error: K-lined\\x1b[2J\\u009b31m\\ncontinued
+            """)
+    }
+
     @Test func noChannels() {
         #expect(HealthText.render(["ok": true, "channels": [:]], paint: plain)
             == "Gateway: healthy\nChannels: none configured")

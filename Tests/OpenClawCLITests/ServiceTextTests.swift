@@ -69,6 +69,21 @@ private func report(_ service: ServiceSection, rpc: ProbeResult?) -> StatusRepor
             """)
     }
 
+    @Test func gatewayTextIsEscaped() {
+        var probe = ProbeResult(url: "ws://127.0.0.1:18789", ok: true)
+        probe.version = "0.1.0\u{1b}[2J"
+        probe.channels = ["#ops\u{1b}]0;x\u{07}": ["linked": true, "connected": false, "lastError": "bye\u{1b}[31m"]]
+        var r = report(section(installed: true), rpc: probe)
+        r.warnings = ["the gateway's ledger cannot record (\u{1b}[8mhidden)"]
+        r.lastErrorLine = "fatal\rforged line"
+        let text = StatusText.render(r, nowUsec: 0, paint: plain)
+        #expect(!text.unicodeScalars.contains { $0 == "\u{1b}" || $0 == "\u{07}" || $0 == "\r" })
+        #expect(text.contains("version 0.1.0\\x1b[2J"))
+        #expect(text.contains("  Channel:     #ops\\x1b]0;x\\x07: linked, disconnected; last error: bye\\x1b[31m"))
+        #expect(text.contains("  - the gateway's ledger cannot record (\\x1b[8mhidden)"))
+        #expect(text.contains("Last gateway error: fatal\\rforged line"))
+    }
+
     @Test func notInstalledAndNoProbe() {
         let text = StatusText.render(report(section(installed: false), rpc: nil), nowUsec: 0, paint: plain)
         #expect(text.contains("  Unit:        openclaw-gateway.service: not installed (run `openclaw gateway install`)"))

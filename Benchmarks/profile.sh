@@ -6,14 +6,19 @@
 # Wall-clock numbers are noisy on 2 shared cores; instruction counts are not.
 # The gateway runs under valgrind; the load client opens CONNS connections,
 # the counters are zeroed once their handshakes are done, then exactly
-# REQUESTS `health` requests are measured, and then, separately, 200 more
-# handshakes. Prints Ir per request / per handshake and the top functions by
-# self cost (demangled). OPENCLAW_BIN=path profiles an existing binary.
+# REQUESTS `health` requests are measured. Then, separately, handshakes: an
+# idle client holds PROFILE_HANDSHAKE_BASE (default 100) connections, the
+# counters are zeroed once they are in, and PROFILE_HANDSHAKES (default 100)
+# more connections complete the handshake and stay open, so each pays for its
+# hello-ok snapshot and the presence fan-out to everyone connected; closing
+# is not counted. Prints Ir per request / per handshake and the top functions
+# by self cost (demangled). OPENCLAW_BIN=path profiles an existing binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REQUESTS=${1:-20000}
 CONNS=${2:-16}
 HANDSHAKES=${PROFILE_HANDSHAKES:-100}
+HANDSHAKE_BASE=${PROFILE_HANDSHAKE_BASE:-100}
 SCRATCH=$PWD/.build-bench-release
 TOP=${PROFILE_TOP:-15}
 
@@ -30,7 +35,10 @@ cc -O2 -Wall -o "$CLIENT" Benchmarks/loadclient.c
 
 TMP=$(mktemp -d /tmp/openclaw-profile.XXXXXX)
 WRAPPER=
+IDLE_PIDS=()
 cleanup() {
+    local pid
+    for pid in "${IDLE_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
     if [[ -n $WRAPPER ]]; then kill -TERM "$WRAPPER" 2>/dev/null || true; wait "$WRAPPER" 2>/dev/null || true; fi
     [[ -n ${GATE_FD:-} ]] && exec {GATE_FD}>&- || true
     [[ -n ${PROFILE_KEEP:-} ]] && echo "kept $TMP" >&2 || rm -rf "$TMP"
@@ -71,8 +79,26 @@ read -r result <&"$OUT_FD" || true
 wait "$CLIENT_PID" || { cat "$TMP/client.log" >&2; echo "profile: load failed: $result" >&2; exit 1; }
 callgrind_control -d "requests" "$PID" >/dev/null 2>&1
 
-"$CLIENT" -m handshake -p "$PORT" -t "$OPENCLAW_GATEWAY_TOKEN" -n "$HANDSHAKES" -c 16 -T 300 >/dev/null 2>>"$TMP/client.log" \
-    || echo "profile: warning: some handshakes failed" >&2
+# Idle clients hold their connections (discarding events) until stdin closes; `hold NAME N`
+# starts one and waits for all N handshakes.
+hold() {
+    mkfifo "$TMP/$1-in" "$TMP/$1-out"
+    "$CLIENT" -m idle -p "$PORT" -t "$OPENCLAW_GATEWAY_TOKEN" -n "$2" -c 16 -T 300 \
+        <"$TMP/$1-in" >"$TMP/$1-out" 2>>"$TMP/client.log" &
+    IDLE_PIDS+=($!)
+    local fd out
+    exec {fd}>"$TMP/$1-in"
+    read -r out <"$TMP/$1-out" || true
+    [[ $out == "READY $2" ]] || { cat "$TMP/client.log" >&2; echo "profile: $1: handshakes failed: $out" >&2; exit 1; }
+}
+# Presence events are coalesced (one per 250 ms, GatewayServer.presenceMinIntervalMs):
+# waiting past one interval lets the last joins' event go out inside the window it belongs to.
+settle() { sleep 0.4; }
+hold base "$HANDSHAKE_BASE"
+settle
+callgrind_control -z "$PID" >/dev/null 2>&1
+hold measured "$HANDSHAKES"
+settle
 callgrind_control -d "handshakes" "$PID" >/dev/null 2>&1
 
 demangle() { if command -v swift >/dev/null; then swift demangle --simplified --compact; else cat; fi; }
@@ -98,7 +124,7 @@ hs=$(grep -l '^desc: Trigger: .*handshakes' "${files[@]}" || true)
 echo "gateway under callgrind: $CONNS connections; counters zeroed after their handshakes"
 echo "load client: $result"
 report "$req" "$REQUESTS health requests (closed loop, $CONNS conns)" "$REQUESTS" request
-report "$hs" "$HANDSHAKES handshakes (16 in flight, all kept open: presence fan-out included)" "$HANDSHAKES" handshake
+report "$hs" "$HANDSHAKES handshakes with $HANDSHAKE_BASE clients connected (16 in flight, kept open: hello-ok snapshot and presence fan-out included)" "$HANDSHAKES" handshake
 cp "$req" "$SCRATCH/callgrind.requests.out"
 cp "$hs" "$SCRATCH/callgrind.handshakes.out"
 echo

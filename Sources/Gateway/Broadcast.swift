@@ -19,15 +19,30 @@ extension GatewayServer {
     /// does get supersedes what it missed, and a lagging crowd cannot pile up copies.
     static let stateEventBacklogLimit = 64 * 1024
 
-    /// Encodes the event once; each connection splices in its own `seq`.
     func broadcast(event: String, payload: JSONValue, stateVersion: StateVersion?, isState: Bool = false) {
+        broadcast(event: event, stateVersion: stateVersion, isState: isState) { $0.value(payload) }
+    }
+
+    /// Encodes the event once, typed, with `writePayload` writing its one payload value; every
+    /// connection gets those same bytes (sent uncopied when large) and its own `seq` after them.
+    func broadcast(event: String, stateVersion: StateVersion?, isState: Bool = false,
+                   writingPayload writePayload: (inout JSONByteWriter) -> Void) {
         guard presence.count > 0 else { return }
-        var prefix = Frame.event(name: event, payload: payload, seq: nil, stateVersion: stateVersion).json.serialized()
-        prefix.removeLast()  // the closing brace; seq goes in its place
+        var prefix: [UInt8] = []
+        JSONByteWriter.appending(to: &prefix) { w in
+            w.beginObject()
+            w.key("type"); w.string("event")
+            w.key("event"); w.string(event)
+            w.key("payload"); writePayload(&w)
+            if let stateVersion { w.key("stateVersion"); stateVersion.write(to: &w) }
+            // No closing brace: each connection's seq goes there.
+        }
         let backlogLimit = isState ? Self.stateEventBacklogLimit : Int.max
+        var tail: [UInt8] = []
+        tail.reserveCapacity(32)
         var sent = 0
         for connection in connections.values where connection.phase == .ready {
-            if connection.sendSharedEvent(prefix: prefix, unlessBacklogAbove: backlogLimit) { sent += 1 }
+            if connection.sendSharedEvent(prefix: prefix, tail: &tail, unlessBacklogAbove: backlogLimit) { sent += 1 }
         }
         metrics.eventSent(event, count: sent)
     }

@@ -60,8 +60,9 @@ extension GatewayServer {
         connection.client = info
         connection.scopes = scopes
         presence.join(connection)  // the snapshot lists the new client too
-        connection.completeHandshake(hello: helloPayload(connection, protocolVersion: negotiated, role: role, scopes: scopes),
-                                     requestId: requestId)
+        connection.completeHandshake(requestId: requestId) { w in
+            writeHello(to: &w, connection, protocolVersion: negotiated, role: role, scopes: scopes)
+        }
         log.info("client connected", fields: connection.logFields + [("OPENCLAW_METHOD", "connect"),
                                                                      ("OPENCLAW_CLIENT_MODE", info.mode ?? "")])
         presenceChanged()
@@ -96,31 +97,53 @@ extension GatewayServer {
                  details: ["code": "AUTH_RATE_LIMITED"], retryable: true, retryAfterMs: wait)
     }
 
-    private func helloPayload(_ connection: Connection, protocolVersion: Int64, role: String, scopes: [String]) -> JSONValue {
-        [
-            "type": "hello-ok",
-            "protocol": .int(protocolVersion),
-            // pid, uid, profile and instanceId say *which* gateway answered: `gateway status` compares them
-            // with the unit it inspects, so another gateway on the same port is not taken for ours.
-            "server": ["version": .string(BuildInfo.version), "connId": .string(connection.id), "host": .string(hostname),
-                       "pid": .int(Int64(getpid())), "uid": .int(Int64(getuid())),
-                       "profile": .string(settings.paths.profileLabel), "instanceId": .string(log.instance)],
-            "features": ["methods": .array((Methods.all.filter { isRegistered($0) }).map(JSONValue.string)),
-                         "events": .array(Events.all.map(JSONValue.string))],
-            "snapshot": [
-                "presence": presenceList(limit: presenceEventLimit, maxBytes: presenceEventMaxBytes),
-                "presenceTotal": .int(Int64(presence.count + 1)),
-                "health": healthPayload(durationMs: 0),
-                "stateVersion": stateVersion.json,
-                "uptimeMs": .int(uptimeMs),
-                "configPath": .string(settings.paths.configPath),
-                "stateDir": .string(settings.paths.stateDir),
-                "authMode": .string(effectiveAuthMode.rawValue),
-            ],
-            "auth": ["role": .string(role), "scopes": .array(scopes.map(JSONValue.string))],
-            "policy": ["maxPayload": .int(Int64(settings.maxPayload)),
-                       "maxBufferedBytes": .int(Int64(settings.maxBufferedBytes)),
-                       "tickIntervalMs": .int(Int64(settings.tickIntervalMs))],
-        ]
+    /// hello-ok, written typed: with a crowd connected it is mostly the presence snapshot,
+    /// copied from the clients' encoded entries.
+    private func writeHello(to w: inout JSONByteWriter, _ connection: Connection, protocolVersion: Int64, role: String,
+                            scopes: [String]) {
+        w.beginObject()
+        w.key("type"); w.string("hello-ok")
+        w.key("protocol"); w.int(protocolVersion)
+        // pid, uid, profile and instanceId say *which* gateway answered: `gateway status` compares them
+        // with the unit it inspects, so another gateway on the same port is not taken for ours.
+        w.key("server"); w.beginObject()
+        w.key("version"); w.string(BuildInfo.version)
+        w.key("connId"); w.string(connection.id)
+        w.key("host"); w.string(hostname)
+        w.key("pid"); w.int(Int64(getpid()))
+        w.key("uid"); w.int(Int64(getuid()))
+        w.key("profile"); w.string(settings.paths.profileLabel)
+        w.key("instanceId"); w.string(log.instance)
+        w.endObject()
+        w.key("features"); w.beginObject()
+        w.key("methods"); w.beginArray()
+        for method in Methods.all where isRegistered(method) { w.string(method) }
+        w.endArray()
+        w.key("events"); w.beginArray()
+        for event in Events.all { w.string(event) }
+        w.endArray()
+        w.endObject()
+        w.key("snapshot"); w.beginObject()
+        w.key("presence"); writePresenceList(to: &w, limit: presenceEventLimit, maxBytes: presenceEventMaxBytes)
+        w.key("presenceTotal"); w.int(presence.count + 1)
+        w.key("health"); w.value(healthPayload(durationMs: 0))
+        w.key("stateVersion"); stateVersion.write(to: &w)
+        w.key("uptimeMs"); w.int(uptimeMs)
+        w.key("configPath"); w.string(settings.paths.configPath)
+        w.key("stateDir"); w.string(settings.paths.stateDir)
+        w.key("authMode"); w.string(effectiveAuthMode.rawValue)
+        w.endObject()
+        w.key("auth"); w.beginObject()
+        w.key("role"); w.string(role)
+        w.key("scopes"); w.beginArray()
+        for scope in scopes { w.string(scope) }
+        w.endArray()
+        w.endObject()
+        w.key("policy"); w.beginObject()
+        w.key("maxPayload"); w.int(settings.maxPayload)
+        w.key("maxBufferedBytes"); w.int(settings.maxBufferedBytes)
+        w.key("tickIntervalMs"); w.int(settings.tickIntervalMs)
+        w.endObject()
+        w.endObject()
     }
 }

@@ -28,7 +28,16 @@ final class Connection {
     let connectedWallMs = EventLoop.wallClockMs()
     /// Set by a successful `connect`.
     var client: ClientInfo?
-    var presenceText: String?
+    var presenceText: String? {
+        didSet {
+            presenceJSON = nil
+            presenceEstimate = nil
+        }
+    }
+    /// This client's presence entry, encoded once (`Presence.swift`): nothing in it changes
+    /// after hello-ok but the text. Only clients in the capped lists keep theirs.
+    var presenceJSON: [UInt8]?
+    private var presenceEstimate: Int?
     /// Set once this client's departure was counted (closing and closed both report it).
     var leftPresence = false
     var scopes: [String] = []
@@ -214,12 +223,15 @@ final class Connection {
         }
     }
 
-    /// Estimated JSON size of this client's presence entry (strings plus fixed keys).
+    /// Estimated JSON size of this client's presence entry (strings plus fixed keys),
+    /// kept once the client is known: every presence list sums it over its clients.
     var presenceBytes: Int {
+        if let presenceEstimate { return presenceEstimate }
         guard let c = client else { return 0 }
         var n = 256 + c.id.utf8.count + c.role.utf8.count + (presenceText?.utf8.count ?? 0)
         for s in [c.version, c.platform, c.mode, c.displayName, c.instanceId] { n += s?.utf8.count ?? 0 }
         for s in scopes { n += s.utf8.count + 3 }
+        presenceEstimate = n
         return n
     }
 
@@ -232,15 +244,15 @@ final class Connection {
         presenceText = nil
     }
 
-    /// Called by the server once `connect` is accepted.
-    func completeHandshake(hello: JSONValue, requestId: String) {
+    /// Called by the server once `connect` is accepted; `writeHello` writes hello-ok.
+    func completeHandshake(requestId: String, writingHello writeHello: (inout JSONByteWriter) -> Void) {
         if let handshakeTimer { server.loop.cancel(handshakeTimer) }
         handshakeTimer = nil
         httpParser = HTTPHeadParser(maxBytes: 0)  // its buffer is no longer needed
         parser.maxMessageSize = server.settings.maxPayload
         phase = .ready
         channel.maxBufferedBytes = server.settings.maxBufferedBytes
-        sendResponse(id: requestId, payload: hello)
+        sendResponse(id: requestId) { JSONByteWriter.appending(to: &$0, writeHello) }
     }
 
     // MARK: frames after hello-ok
@@ -322,10 +334,31 @@ final class Connection {
     /// Largest unmasked (server) frame header.
     static let frameHeaderBytes = 10
 
-    /// Queues one frame; a peer whose queue is full is a slow consumer and is dropped.
-    func writeFrame(_ opcode: Opcode, _ payload: [UInt8]) {
-        let ok = channel.write(reserving: payload.count + Self.frameHeaderBytes) { out in
-            FrameEncoder.append(opcode, payload: payload, to: &out)
+    /// Frames of at least this many payload bytes go to the kernel straight from the
+    /// caller's arrays when nothing is queued (`StreamChannel.write(head:body:tail:)`),
+    /// saving a copy of a large hello-ok or broadcast event; smaller ones are queued, so a
+    /// turn's frames for one peer leave in one syscall.
+    static let directWriteBytes = 4096
+
+    /// Queues one frame whose payload is `payload` then `tail`; a peer whose queue is full
+    /// is a slow consumer and is dropped.
+    func writeFrame(_ opcode: Opcode, _ payload: [UInt8], tail: [UInt8] = []) {
+        let count = payload.count + tail.count
+        let ok: Bool
+        if count >= Self.directWriteBytes {
+            var head: [UInt8] = []
+            FrameEncoder.appendHeader(opcode, payloadCount: count, to: &head)
+            ok = channel.write(head: head, body: payload, tail: tail)
+        } else if tail.isEmpty {
+            ok = channel.write(reserving: count + Self.frameHeaderBytes) { out in
+                FrameEncoder.append(opcode, payload: payload, to: &out)
+            }
+        } else {
+            ok = channel.write(reserving: count + Self.frameHeaderBytes) { out in
+                FrameEncoder.appendHeader(opcode, payloadCount: count, to: &out)
+                out.append(contentsOf: payload)
+                out.append(contentsOf: tail)
+            }
         }
         if !ok && phase != .closing {
             server.metrics.slowConsumerDisconnects &+= 1

@@ -63,24 +63,24 @@ extension Connection {
         sendJSON(Frame.event(name: name, payload: payload, seq: s, stateVersion: stateVersion).json)
     }
 
-    /// Sends a broadcast event whose JSON was encoded once for everyone: `prefix`
-    /// is the frame without its closing brace; this connection's seq is spliced in.
-    /// Returns whether it was sent (false when closed or skipped for its backlog).
+    /// Sends a broadcast event whose JSON was encoded once for everyone: `prefix` is the
+    /// frame without its closing brace, shared as it is (a large one goes to the kernel
+    /// uncopied); this connection's seq follows it, written into `tail`, the caller's
+    /// scratch for the whole broadcast. Returns whether it was sent (false when closed or
+    /// skipped for its backlog).
     @discardableResult
-    func sendSharedEvent(prefix: [UInt8], unlessBacklogAbove backlogLimit: Int) -> Bool {
+    func sendSharedEvent(prefix: [UInt8], tail: inout [UInt8], unlessBacklogAbove backlogLimit: Int) -> Bool {
         guard phase == .ready else { return false }
         guard channel.bufferedBytes <= backlogLimit else {
             server.metrics.stateEventsSkipped &+= 1
             return false
         }
         seq += 1
-        var out = server.takeScratch()
-        out.append(contentsOf: prefix)
-        out.append(contentsOf: Self.seqKey)
-        out.append(contentsOf: String(seq).utf8)
-        out.append(UInt8(ascii: "}"))
-        writeFrame(.text, out)
-        server.returnScratch(out)
+        tail.removeAll(keepingCapacity: true)
+        tail.append(contentsOf: Self.seqKey)
+        JSONByteWriter.appending(to: &tail) { $0.int(seq) }
+        tail.append(UInt8(ascii: "}"))
+        writeFrame(.text, prefix, tail: tail)
         return true
     }
 

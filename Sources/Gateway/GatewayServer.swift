@@ -270,7 +270,9 @@ final class GatewayServer {
         // No heartbeat runner here (upstream's periodic agent check-in): nothing has been sent.
         registerMethod("last-heartbeat") { call in call.respond(.null) }
         registerMethod("status") { [unowned self] call in call.respond(self.statusPayload()) }
-        registerMethod("system-presence") { [unowned self] call in call.respond(self.presenceList()) }
+        registerMethod("system-presence") { [unowned self] call in
+            call.respond { JSONByteWriter.appending(to: &$0) { self.writePresenceList(to: &$0) } }
+        }
         registerMethod("channels.status") { [unowned self] call in call.respond(self.channels.statusMap()) }
         registerMethod("system-event") { [unowned self] call in
             let text: String

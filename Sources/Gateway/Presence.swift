@@ -15,6 +15,8 @@ struct PresenceRoster {
     /// A coalesced `presence` event is scheduled.
     var broadcastPending = false
     var lastBroadcastMs: Int64 = .min / 2
+    /// The gateway's own entry, encoded once (nothing in it changes).
+    var ownEntry: [UInt8] = []
 
     mutating func join(_ connection: Connection) {
         count += 1
@@ -41,39 +43,77 @@ extension GatewayServer {
     /// fan-out; `system-presence` answers the whole list.
     /// `maxBytes` bounds the (estimated) size of the list, so that client strings cannot
     /// make a hello-ok or presence event larger than a connection's output bound.
-    func presenceList(limit: Int = .max, maxBytes: Int = .max) -> JSONValue {
-        var clients: [JSONValue] = []
+    ///
+    /// Every connect writes this list twice (its hello-ok, the next `presence` event), so
+    /// each entry is copied from its encoding (`Connection.presenceJSON`), not rebuilt.
+    func writePresenceList(to w: inout JSONByteWriter, limit: Int = .max, maxBytes: Int = .max) {
+        let order = presence.order
+        // Newest first: the window starts after the first client that does not fit.
+        var start = order.endIndex
+        var clients = 0
         var bytes = 0
-        for connection in presence.order.reversed() where !connection.leftPresence {
-            bytes += connection.presenceBytes
-            guard clients.count < limit - 1, bytes <= maxBytes else { break }
-            clients.append(presenceEntry(connection))
+        while start > order.startIndex {
+            let connection = order[start - 1]
+            if !connection.leftPresence {
+                bytes += connection.presenceBytes
+                guard clients < limit - 1, bytes <= maxBytes else {
+                    // Each connect moves the window by one: the client it drops keeps no copy.
+                    connection.presenceJSON = nil
+                    break
+                }
+                clients += 1
+            }
+            start -= 1
         }
-        let own: JSONValue = .object(JSONObject([
-            ("host", .string(hostname)), ("mode", "gateway"), ("version", .string(BuildInfo.version)),
-            ("platform", "linux"), ("reason", "self"), ("ts", .int(startedWallMs)),
-        ]))
-        return .array([own] + clients.reversed())
+        w.beginArray()
+        w.encoded(ownPresenceEntry)
+        for connection in order[start...] where !connection.leftPresence {
+            w.encoded(presenceEntry(connection))
+        }
+        w.endArray()
     }
 
-    private func presenceEntry(_ connection: Connection) -> JSONValue {
-        guard let c = connection.client else { return .null }
-        var entries: [(key: String, value: JSONValue)] = []
-        entries.reserveCapacity(12)
-        if let ip = connection.peer?.host { entries.append(("ip", .string(ip))) }
-        if let v = c.version { entries.append(("version", .string(v))) }
-        if let p = c.platform { entries.append(("platform", .string(p))) }
-        if let m = c.mode { entries.append(("mode", .string(m))) }
-        if let i = c.instanceId { entries.append(("instanceId", .string(i))) }
-        if let d = c.displayName { entries.append(("host", .string(d))) }
-        if let t = connection.presenceText { entries.append(("text", .string(t))) }
-        entries.append(("reason", "connect"))
-        entries.append(("ts", .int(connection.connectedWallMs)))
-        entries.append(("roles", .array([.string(c.role)])))
-        entries.append(("scopes", .array(connection.scopes.map(JSONValue.string))))
-        entries.append(("connId", .string(connection.id)))
-        entries.append(("clientId", .string(c.id)))
-        return .object(JSONObject(entries))
+    private var ownPresenceEntry: [UInt8] {
+        if presence.ownEntry.isEmpty {
+            JSONByteWriter.appending(to: &presence.ownEntry) { w in
+                w.beginObject()
+                w.key("host"); w.string(hostname)
+                w.key("mode"); w.string("gateway")
+                w.key("version"); w.string(BuildInfo.version)
+                w.key("platform"); w.string("linux")
+                w.key("reason"); w.string("self")
+                w.key("ts"); w.int(startedWallMs)
+                w.endObject()
+            }
+        }
+        return presence.ownEntry
+    }
+
+    private func presenceEntry(_ connection: Connection) -> [UInt8] {
+        if let cached = connection.presenceJSON { return cached }
+        guard let c = connection.client else { return Array("null".utf8) }
+        var out: [UInt8] = []
+        JSONByteWriter.appending(to: &out) { w in
+            w.beginObject()
+            if let ip = connection.peer?.host { w.key("ip"); w.string(ip) }
+            if let v = c.version { w.key("version"); w.string(v) }
+            if let p = c.platform { w.key("platform"); w.string(p) }
+            if let m = c.mode { w.key("mode"); w.string(m) }
+            if let i = c.instanceId { w.key("instanceId"); w.string(i) }
+            if let d = c.displayName { w.key("host"); w.string(d) }
+            if let t = connection.presenceText { w.key("text"); w.string(t) }
+            w.key("reason"); w.string("connect")
+            w.key("ts"); w.int(connection.connectedWallMs)
+            w.key("roles"); w.beginArray(); w.string(c.role); w.endArray()
+            w.key("scopes"); w.beginArray()
+            for scope in connection.scopes { w.string(scope) }
+            w.endArray()
+            w.key("connId"); w.string(connection.id)
+            w.key("clientId"); w.string(c.id)
+            w.endObject()
+        }
+        connection.presenceJSON = out
+        return out
     }
 
     /// Entries in events and the hello-ok snapshot (the gateway's own included): at
@@ -110,9 +150,11 @@ extension GatewayServer {
 
     private func broadcastPresence() {
         presence.lastBroadcastMs = EventLoop.nowMs()
-        broadcast(event: "presence", payload: .object(JSONObject([
-            ("presence", presenceList(limit: presenceEventLimit, maxBytes: presenceEventMaxBytes)),
-            ("total", .int(Int64(presence.count + 1))),
-        ])), stateVersion: stateVersion, isState: true)
+        broadcast(event: "presence", stateVersion: stateVersion, isState: true) { w in
+            w.beginObject()
+            w.key("presence"); writePresenceList(to: &w, limit: presenceEventLimit, maxBytes: presenceEventMaxBytes)
+            w.key("total"); w.int(presence.count + 1)
+            w.endObject()
+        }
     }
 }

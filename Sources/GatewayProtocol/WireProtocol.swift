@@ -161,6 +161,14 @@ public struct StateVersion: Sendable, Equatable {
     }
 
     public var json: JSONValue { ["presence": .int(presence), "health": .int(health)] }
+
+    /// `json`, written typed (events and hello-ok are written without a tree).
+    public func write(to w: inout JSONByteWriter) {
+        w.beginObject()
+        w.key("presence"); w.int(presence)
+        w.key("health"); w.int(health)
+        w.endObject()
+    }
 }
 
 /// Method and event names this product serves (advertised in hello-ok `features`).

@@ -56,6 +56,45 @@ public final class StreamChannel {
         return true
     }
 
+    /// Queues `head`, `body` and `tail`, in that order, as `write` would, but when nothing is
+    /// queued they go to the kernel at once in one `writev`, straight from the callers'
+    /// arrays: a large frame (a broadcast event shared by every peer, a hello-ok) is not
+    /// copied into the queue first. Only what the kernel does not take now is queued. A
+    /// failing socket is left to the next flush to report and close, so this never calls
+    /// `onClose` in the middle of the caller's loop over its peers.
+    @discardableResult
+    public func write(head: [UInt8], body: [UInt8], tail: [UInt8] = []) -> Bool {
+        let count = head.count + body.count + tail.count
+        guard !isClosed, admits(count) else { return false }
+        var written = 0
+        if bufferedBytes == 0 && !wantsWritable {
+            written = head.withUnsafeBytes { h in
+                body.withUnsafeBytes { b in
+                    tail.withUnsafeBytes { t in
+                        withUnsafeTemporaryAllocation(of: iovec.self, capacity: 3) { iov in
+                            iov[0] = iovec(iov_base: UnsafeMutableRawPointer(mutating: h.baseAddress), iov_len: h.count)
+                            iov[1] = iovec(iov_base: UnsafeMutableRawPointer(mutating: b.baseAddress), iov_len: b.count)
+                            iov[2] = iovec(iov_base: UnsafeMutableRawPointer(mutating: t.baseAddress), iov_len: t.count)
+                            return max(0, writev(fd, iov.baseAddress, 3))
+                        }
+                    }
+                }
+            }
+        }
+        guard written < count else { return true }
+        var skip = written
+        for part in [head, body, tail] {
+            if skip >= part.count {
+                skip -= part.count
+            } else {
+                output.append(contentsOf: part[skip...])
+                skip = 0
+            }
+        }
+        queued(count - written)
+        return true
+    }
+
     /// Past the loop's budget only channels that keep up (little unsent) may queue more:
     /// the lagging ones are refused, so their owners drop them and memory comes back.
     private func admits(_ count: Int) -> Bool {

@@ -11,6 +11,23 @@ public enum FrameEncoder {
         // everything already queued) on every frame appended to a backlog.
         let needed = out.count + 14 + count
         if out.capacity < needed { out.reserveCapacity(max(needed, out.capacity * 2)) }
+        appendHeader(opcode, payloadCount: count, fin: fin, maskingKey: maskingKey, to: &out)
+        guard count > 0 else { return }
+        let start = out.count
+        out.append(contentsOf: payload.assumingMemoryBound(to: UInt8.self))
+        if let maskingKey {
+            out.withUnsafeMutableBytes { raw in
+                // The parser's unmask takes the key as loaded from wire-order bytes.
+                WebSocketParser.unmask(raw.baseAddress! + start, count: count, key: maskingKey.bigEndian)
+            }
+        }
+    }
+
+    /// The frame header alone, for a payload of `payloadCount` bytes the caller sends after
+    /// it from buffers of its own (a broadcast's shared bytes go to the kernel uncopied).
+    @inline(__always)
+    public static func appendHeader(_ opcode: Opcode, payloadCount count: Int, fin: Bool = true, maskingKey: UInt32? = nil,
+                                    to out: inout [UInt8]) {
         out.append((fin ? 0x80 : 0) | opcode.rawValue)
         let maskBit: UInt8 = maskingKey == nil ? 0 : 0x80
         if count <= 125 {
@@ -28,15 +45,6 @@ public enum FrameEncoder {
             out.append(UInt8(truncatingIfNeeded: maskingKey >> 16))
             out.append(UInt8(truncatingIfNeeded: maskingKey >> 8))
             out.append(UInt8(truncatingIfNeeded: maskingKey))
-        }
-        guard count > 0 else { return }
-        let start = out.count
-        out.append(contentsOf: payload.assumingMemoryBound(to: UInt8.self))
-        if let maskingKey {
-            out.withUnsafeMutableBytes { raw in
-                // The parser's unmask takes the key as loaded from wire-order bytes.
-                WebSocketParser.unmask(raw.baseAddress! + start, count: count, key: maskingKey.bigEndian)
-            }
         }
     }
 

@@ -56,6 +56,65 @@ import Testing
     }
 }
 
+@Suite struct StreamChannelGatheredWriteTests {
+    /// Reads everything `fd` holds now (non-blocking).
+    private func drain(_ fd: Int32) -> [UInt8] {
+        var out: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            guard n > 0 else { return out }
+            out.append(contentsOf: buffer[0..<n])
+        }
+    }
+
+    /// Nothing queued: the parts reach the peer at once, in order, and nothing is queued.
+    /// Output already queued: the parts go behind it, so the order on the wire holds.
+    @Test func partsKeepTheirOrderWithAndWithoutAQueue() throws {
+        let loop = try EventLoop()
+        var fds: [Int32] = [0, 0]
+        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
+        let channel = try StreamChannel(loop: loop, fd: fds[0])
+        #expect(channel.write(head: [1], body: [2, 3], tail: [4]))
+        #expect(channel.bufferedBytes == 0)
+        #expect(drain(fds[1]) == [1, 2, 3, 4])
+
+        #expect(channel.write([5]))
+        #expect(channel.write(head: [6], body: [7], tail: []))
+        #expect(channel.bufferedBytes == 3)
+        loop.schedule(afterMs: 0) { loop.stop() }
+        loop.run()  // the turn's flush
+        #expect(drain(fds[1]) == [5, 6, 7])
+        #expect(channel.write(head: [], body: Array(repeating: 9, count: 9)) && channel.bufferedBytes == 0)
+        #expect(drain(fds[1]).count == 9)
+        channel.close()
+        close(fds[1])
+    }
+
+    /// A peer that reads nothing: the kernel takes what fits, the rest is queued (counted
+    /// against the bound) and leaves in order once the peer reads.
+    @Test func whatTheKernelDoesNotTakeIsQueued() throws {
+        let loop = try EventLoop()
+        var fds: [Int32] = [0, 0]
+        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
+        let channel = try StreamChannel(loop: loop, fd: fds[0], maxBufferedBytes: 16 << 20)
+        let body = (0..<(4 << 20)).map { UInt8(truncatingIfNeeded: $0 % 251) }
+        #expect(channel.write(head: [0xAA], body: body, tail: [0xBB]))
+        #expect(channel.bufferedBytes > 0 && channel.bufferedBytes < body.count + 2)
+        var received: [UInt8] = []
+        try loop.register(fd: fds[1]) { _ in
+            received += drain(fds[1])
+            if received.count >= body.count + 2 { loop.stop() }
+        }
+        loop.schedule(afterMs: 10_000) { loop.stop() }
+        loop.run()
+        #expect(received == [0xAA] + body + [0xBB])
+        #expect(channel.bufferedBytes == 0)
+        channel.close()
+        close(fds[1])
+    }
+}
+
 @Suite struct StreamChannelMemoryTests {
     /// A reader that keeps up but never lets the queue run dry: what the channel holds
     /// must stay near its bound on unsent bytes, not grow with everything ever sent.

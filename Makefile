@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 APT_RUN  := libsystemd-dev
-APT_TEST := libsystemd-dev systemd systemd-container debootstrap ngircd dpkg-dev lintian iproute2 procps zsh fish
+APT_TEST := libsystemd-dev systemd systemd-container debootstrap ngircd dpkg-dev lintian iproute2 procps zsh fish strace
 PIP_TEST := websockets pytest prometheus_client
 PYTHON ?= python3
 FUZZ_SECONDS ?= 30

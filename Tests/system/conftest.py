@@ -74,6 +74,23 @@ def deb() -> Path:
 
 
 @pytest.fixture(scope="session")
+def newer_deb(box, deb, tmp_path_factory):
+    """The installed package's binary packaged again as VERSION+upgrade1, written to
+    /root/openclaw-newer.deb in the box (lintian runs on it too); returns (old, new) versions.
+    Whoever installs it puts /root/openclaw.deb back afterwards."""
+    work = tmp_path_factory.mktemp("upgrade")
+    version = box.run("dpkg-query -W -f='${Version}' openclaw").stdout.strip()
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(work / "unpacked")], check=True)
+    newer = f"{version}+upgrade1"
+    env = {"OPENCLAW_BINARY": str(work / "unpacked/usr/bin/openclaw"), "OPENCLAW_VERSION": newer,
+           "OPENCLAW_DEB_OUT": str(work / "out")}
+    subprocess.run([str(REPO / "packaging/build-deb.sh")], check=True, env={**os.environ, **env})
+    path = next((work / "out").glob("openclaw_*.deb"))
+    box.write("/root/openclaw-newer.deb", path.read_bytes())
+    return version, newer
+
+
+@pytest.fixture(scope="session")
 def rootfs() -> Path:
     started = time.monotonic()
     path = ensure_rootfs(log=print)
@@ -132,6 +149,16 @@ def unit_props(box: Container, unit: str, *props: str, user: str | None = USER) 
 def as_user(box: Container, cmd: str, check: bool = True):
     """`box.run` as alice, with her user manager's environment."""
     return box.run(cmd, user=USER, check=check)
+
+
+@pytest.fixture
+def system_gateway(box):
+    """The packaged system units running (port 18789: alice's stay stopped meanwhile)."""
+    units = "openclaw-gateway.socket openclaw-gateway.service"
+    as_user(box, f"systemctl --user stop {units}", check=False)
+    box.run(f"systemctl reset-failed {units}; systemctl start {units}")
+    yield
+    box.run(f"rm -f /var/lib/openclaw/openclaw.json; systemctl stop {units}", check=False)
 
 
 @pytest.fixture

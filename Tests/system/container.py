@@ -183,6 +183,20 @@ class Container:
     def run(self, cmd: str, *, user: str | None = None, check: bool = True, timeout: float = 60,
             input: str | None = None) -> subprocess.CompletedProcess:
         """Run a shell command inside the container, as root or as `user` with its user manager's env."""
+        result = subprocess.run(self._argv(cmd, user), capture_output=True, text=True, timeout=timeout, input=input)
+        if check and result.returncode != 0:
+            raise CommandFailed(
+                f"{'as ' + user if user else 'as root'}: {cmd}\nexit {result.returncode}\n"
+                f"stdout: {result.stdout}\nstderr: {result.stderr}")
+        return result
+
+    def popen(self, cmd: str, *, user: str | None = None, **kwargs) -> subprocess.Popen:
+        """Start a long-running command inside (for clients that run during a test), as root or `user`."""
+        return subprocess.Popen(self._argv(cmd, user), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                **kwargs)
+
+    def _argv(self, cmd: str, user: str | None) -> list[str]:
+        """nsenter into every namespace of the container; as `user`, with its user manager's env."""
         assert self.pid1 is not None, "container not started"
         if user is not None:
             uid = self.uid(user)
@@ -190,19 +204,16 @@ class Container:
                      f"DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/{uid}/bus", "sh", "-c", cmd]
         else:
             inner = ["sh", "-c", cmd]
-        argv = ["nsenter", "-t", str(self.pid1), "-a", "-w", *inner]
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, input=input)
-        if check and result.returncode != 0:
-            raise CommandFailed(
-                f"{'as ' + user if user else 'as root'}: {cmd}\nexit {result.returncode}\n"
-                f"stdout: {result.stdout}\nstderr: {result.stderr}")
-        return result
+        return ["nsenter", "-t", str(self.pid1), "-a", "-w", *inner]
 
-    def popen(self, cmd: str, **kwargs) -> subprocess.Popen:
-        """Start a long-running root command inside (for clients that run during a test)."""
-        assert self.pid1 is not None
-        return subprocess.Popen(["nsenter", "-t", str(self.pid1), "-a", "-w", "sh", "-c", cmd],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+    def host_pid(self, pid: int) -> int:
+        """The host's pid of the container's process `pid` (for host tools such as strace)."""
+        assert self.nspawn is not None, "container not started"
+        for candidate in _descendants(self.nspawn.pid):
+            nspid = (_status_field(candidate, "NSpid") or "").split()
+            if len(nspid) > 1 and nspid[1] == str(pid):
+                return candidate
+        raise LookupError(f"no process {pid} in container {self.name}")
 
     def uid(self, user: str) -> int:
         return int(self.run(f"id -u {shlex.quote(user)}").stdout)

@@ -5,7 +5,7 @@
 
 OPENCLAW_SYS_DIR := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 OPENCLAW_REPO := $(abspath $(OPENCLAW_SYS_DIR)/../..)
-OPENCLAW_SYS_APT := debootstrap systemd-container dpkg-dev lintian libsystemd-dev pkg-config
+OPENCLAW_SYS_APT := debootstrap systemd-container dpkg-dev lintian libsystemd-dev pkg-config strace
 PYTEST_ARGS ?= -v
 
 .PHONY: deb test-system system-test-deps

@@ -8,14 +8,12 @@ installed again at the end for the modules that follow.
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 import time
 
 import pytest
 
-from conftest import REPO, SYSTEM_TOKEN, USER, as_user as user, gwclient, gwclient_background, unit_props, wait_for
+from conftest import SYSTEM_TOKEN, USER, as_user as user, gwclient, gwclient_background, unit_props, wait_for
 
 SERVICE, SOCKET = "openclaw-gateway.service", "openclaw-gateway.socket"
 PROFILE, PROFILE_PORT = "pkg", 18796
@@ -27,21 +25,6 @@ def nothing_running(box):
 
 def dangling_links(box):
     return box.run(f"find /etc/systemd /home/{USER}/.config/systemd -xtype l", check=False).stdout.strip()
-
-
-@pytest.fixture(scope="module")
-def newer_deb(box, deb, tmp_path_factory):
-    """The installed package's binary packaged again as VERSION+upgrade1 (lintian runs on it too)."""
-    work = tmp_path_factory.mktemp("upgrade")
-    version = box.run("dpkg-query -W -f='${Version}' openclaw").stdout.strip()
-    subprocess.run(["dpkg-deb", "-x", str(deb), str(work / "unpacked")], check=True)
-    newer = f"{version}+upgrade1"
-    env = {"OPENCLAW_BINARY": str(work / "unpacked/usr/bin/openclaw"), "OPENCLAW_VERSION": newer,
-           "OPENCLAW_DEB_OUT": str(work / "out")}
-    subprocess.run([str(REPO / "packaging/build-deb.sh")], check=True, env={**os.environ, **env})
-    path = next((work / "out").glob("openclaw_*.deb"))
-    box.write("/root/openclaw-newer.deb", path.read_bytes())
-    return version, newer
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from conftest import SYSTEM_TOKEN, USER, as_user as user, gwclient, gwclient_background, unit_props, wait_for
 
 SERVICE, SOCKET = "openclaw-gateway.service", "openclaw-gateway.socket"
@@ -15,15 +13,6 @@ SYSTEM_CONFIG = "/var/lib/openclaw/openclaw.json"
 # `openclaw gateway reload --system` for the packaged system unit, whose state is /var/lib/openclaw.
 SYSTEM_CLI = "OPENCLAW_STATE_DIR=/var/lib/openclaw openclaw gateway reload --system"
 BROKEN = '{"gateway": {"tickIntervalMs": 30000,,}}'
-
-
-@pytest.fixture
-def system_gateway(box):
-    """The packaged system units running (port 18789: alice's stay stopped meanwhile)."""
-    user(box, f"systemctl --user stop {SOCKET} {SERVICE}", check=False)
-    box.run(f"systemctl reset-failed {SERVICE} {SOCKET}; systemctl start {SOCKET} {SERVICE}")
-    yield
-    box.run(f"rm -f {SYSTEM_CONFIG}; systemctl stop {SERVICE} {SOCKET}", check=False)
 
 
 def test_user_unit_reloads_with_systemctl(box, user_gateway):

@@ -9,7 +9,8 @@ import NetIO
 /// `send` is split into PRIVMSG lines, paced by a token bucket, and followed by
 /// `PING :oc-<n>`: servers handle a client's lines in order, so the matching
 /// PONG proves the server processed every line (or told us why not with a
-/// 401/404 first). That PONG is what `deliveredAt` means.
+/// 401/404 first). That PONG is what `deliveredAt` means. The sends themselves
+/// (queue, pacing, bounds, acks) are `IRCOutbox`'s; this class keeps the link.
 final class IRCChannel: MessageChannel {
     let id = "irc"
     let label: String
@@ -35,37 +36,11 @@ final class IRCChannel: MessageChannel {
     private var lastNickRegainMs: Int64 = 0
     private var keepalivePending = false
 
-    // Flood control: a token bucket in front of PRIVMSG/ack lines.
-    private var queue: [QueuedLine] = []
-    private var tokens: Double
-    private var lastRefillMs: Int64 = 0
-    private var pacingTimer: TimerID?
-
-    private struct QueuedLine {
-        let sendID: UInt64
-        let bytes: [UInt8]
-        let isFirst: Bool
-        var isAck = false
-        let sender: String
-    }
-
-    /// Lines waiting per sender (`IRCQueueLimits` bounds them).
-    private var queuedBySender: [String: Int] = [:]
-
-    /// How long the server may take to answer a send's PING before the link counts as dead.
-    static let ackTimeoutMs: Int64 = 20_000
-
-    private struct PendingSend {
-        let to: String
-        let willWrite: () -> Bool
-        let completion: (Result<Delivery, ChannelSendError>) -> Void
-        var started = false
-        var rejection: String?
-        var ackTimer: TimerID?
-    }
-
-    private var pending: [UInt64: PendingSend] = [:]
-    private var nextSendID: UInt64 = 1
+    /// The sends: paced, bounded and acknowledged there; the link only carries their lines.
+    private lazy var outbox = IRCOutbox(
+        loop: loop, floodBurst: config.floodBurst, floodIntervalMs: config.floodIntervalMs,
+        write: { [unowned self] bytes in self.stream?.write(bytes) ?? false },
+        linkLost: { [unowned self] reason in self.connectionLost(reason) })
 
     init(loop: EventLoop, log: GatewayLog, config: IRCConfig) {
         self.loop = loop
@@ -73,7 +48,6 @@ final class IRCChannel: MessageChannel {
         self.config = config
         label = "IRC \(config.session.nick)@\(config.server):\(config.port)"
         backoffMs = config.reconnectMinMs
-        tokens = Double(config.floodBurst)
     }
 
     private var logFields: [(String, String)] { [("OPENCLAW_CHANNEL", id)] }
@@ -236,7 +210,6 @@ final class IRCChannel: MessageChannel {
     private func dropConnection(reason: String) {
         if let t = connectTimer { loop.cancel(t); connectTimer = nil }
         if let t = keepaliveTimer { loop.cancel(t); keepaliveTimer = nil }
-        if let t = pacingTimer { loop.cancel(t); pacingTimer = nil }
         if let fd = connectingFD {
             loop.unregister(fd: fd)
             close(fd)
@@ -253,19 +226,7 @@ final class IRCChannel: MessageChannel {
             }
         }
         session = nil
-        queue.removeAll()
-        queuedBySender.removeAll()
-        let failed = pending
-        pending.removeAll()
-        for (_, p) in failed.sorted(by: { $0.key < $1.key }) {
-            if let t = p.ackTimer { loop.cancel(t) }
-            if p.started {
-                p.completion(.failure(.inDoubt("the IRC link dropped (\(reason)) before the server confirmed the message; "
-                    + "it may or may not have been delivered")))
-            } else {
-                p.completion(.failure(.unavailable("the IRC link dropped (\(reason)) before the message was sent", retryAfterMs: nil)))
-            }
-        }
+        outbox.failAll(reason: reason)
         setState(connected: false, linked: false)
     }
 
@@ -298,18 +259,8 @@ final class IRCChannel: MessageChannel {
             guard var s = session else { return }
             let outputs = s.handle(message)
             session = s
-            noteRejection(message)
+            outbox.noteRejection(message)
             apply(outputs)
-        }
-    }
-
-    /// 401/403/404/…: the server refused a PRIVMSG of the send in flight.
-    private func noteRejection(_ m: IRCMessage) {
-        guard ["401", "403", "404", "407", "411", "412", "413", "414", "486", "492"].contains(m.command),
-              m.params.count >= 2 else { return }
-        let target = m.params[1].lowercased()
-        for (key, p) in pending where p.started && p.rejection == nil && p.to.lowercased() == target {
-            pending[key]?.rejection = "IRC server refused the message to \(p.to): \(m.params.last ?? m.command) (\(m.command))"
         }
     }
 
@@ -334,7 +285,7 @@ final class IRCChannel: MessageChannel {
                 message.refusal = config.refusal(for: from)
                 onInbound?(message)
             case .ack(let token):
-                acknowledged(token)
+                outbox.acknowledged(token)
             case .refused(let reason):
                 state.refused = true
                 state.lastError = "IRC server refused the link: \(reason)"
@@ -360,16 +311,6 @@ final class IRCChannel: MessageChannel {
             // Only on the same link: a reconnect joins the configured channels anyway.
             guard let self, let link, self.stream === link, self.session?.joined.contains(channel.lowercased()) == false else { return }
             self.writeNow(IRCMessage("JOIN", [channel]))
-        }
-    }
-
-    private func acknowledged(_ token: String) {
-        guard token.hasPrefix("oc-"), let n = UInt64(token.dropFirst(3)), let p = pending.removeValue(forKey: n) else { return }
-        if let t = p.ackTimer { loop.cancel(t) }
-        if let rejection = p.rejection {
-            p.completion(.failure(.invalidTarget(rejection)))
-        } else {
-            p.completion(.success(Delivery(deliveredAtMs: EventLoop.wallClockMs())))
         }
     }
 
@@ -416,78 +357,17 @@ final class IRCChannel: MessageChannel {
         if IRCConfig.isChannelName(message.to) && !s.joined.contains(message.to.lowercased()) {
             writeNow(IRCMessage("JOIN", [message.to]))
         }
-        if let refusal = queueRefusal(lines: lines.count + 1, sender: message.sender) {
+        if let refusal = outbox.refusal(adding: lines.count + 1, sender: message.sender) {
             completion(.failure(refusal))
             return
         }
-        let sendID = nextSendID
-        nextSendID += 1
-        pending[sendID] = PendingSend(to: message.to, willWrite: willWrite, completion: completion)
-        for (i, line) in lines.enumerated() {
-            queue.append(QueuedLine(sendID: sendID, bytes: IRCMessage("PRIVMSG", [message.to, line]).serialized(),
-                                    isFirst: i == 0, sender: message.sender))
-        }
-        queue.append(QueuedLine(sendID: sendID, bytes: IRCMessage("PING", ["oc-\(sendID)"]).serialized(), isFirst: false,
-                                isAck: true, sender: message.sender))
-        queuedBySender[message.sender, default: 0] += lines.count + 1
-        drainQueue()
-    }
-
-    private func queueRefusal(lines: Int, sender: String) -> ChannelSendError? {
-        IRCQueueLimits.refusal(adding: lines, senderQueued: queuedBySender[sender] ?? 0, totalQueued: queue.count,
-                               floodIntervalMs: config.floodIntervalMs)
+        outbox.enqueue(to: message.to, privmsgs: lines.map { IRCMessage("PRIVMSG", [message.to, $0]).serialized() },
+                       sender: message.sender, willWrite: willWrite, completion: completion)
     }
 
     /// Protocol replies (PONG, NICK, JOIN) skip the flood queue: delaying them behind a backlog could get us dropped.
     private func writeNow(_ m: IRCMessage) {
         guard let stream else { return }
         if !stream.write(m.serialized()) { connectionLost("output buffer full") }
-    }
-
-    private func dequeued(_ line: QueuedLine, count: Int) {
-        let left = (queuedBySender[line.sender] ?? count) - count
-        queuedBySender[line.sender] = left > 0 ? left : nil
-    }
-
-    private func drainQueue() {
-        let now = EventLoop.nowMs()
-        if config.floodIntervalMs == 0 {
-            tokens = Double(queue.count)
-        } else {
-            tokens = min(Double(config.floodBurst), tokens + Double(now - lastRefillMs) / Double(config.floodIntervalMs))
-        }
-        lastRefillMs = now
-        while !queue.isEmpty && tokens >= 1 {
-            let line = queue.removeFirst()
-            dequeued(line, count: 1)
-            tokens -= 1
-            if line.isFirst, let p = pending[line.sendID] {
-                guard p.willWrite() else {
-                    pending[line.sendID] = nil
-                    dequeued(line, count: queue.count(where: { $0.sendID == line.sendID }))
-                    queue.removeAll { $0.sendID == line.sendID }
-                    p.completion(.failure(.unavailable("the send could not be recorded durably; nothing was sent",
-                                                       retryAfterMs: nil)))
-                    continue
-                }
-                pending[line.sendID]?.started = true
-            }
-            guard let stream, stream.write(line.bytes) else {
-                connectionLost("output buffer full")
-                return
-            }
-            if line.isAck {
-                pending[line.sendID]?.ackTimer = loop.schedule(afterMs: Self.ackTimeoutMs) { [unowned self] in
-                    self.connectionLost("the server did not answer within \(Self.ackTimeoutMs / 1000) s")
-                }
-            }
-        }
-        if !queue.isEmpty && pacingTimer == nil {
-            let wait = Int64((1 - tokens) * Double(config.floodIntervalMs)) + 1
-            pacingTimer = loop.schedule(afterMs: wait) { [unowned self] in
-                self.pacingTimer = nil
-                self.drainQueue()
-            }
-        }
     }
 }

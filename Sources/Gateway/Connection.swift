@@ -252,7 +252,7 @@ final class Connection {
         parser.maxMessageSize = server.settings.maxPayload
         phase = .ready
         channel.maxBufferedBytes = server.settings.maxBufferedBytes
-        sendResponse(id: requestId) { JSONByteWriter.appending(to: &$0, writeHello) }
+        sendResponse(id: requestId, writingPayload: writeHello)
     }
 
     // MARK: frames after hello-ok

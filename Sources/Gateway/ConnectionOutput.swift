@@ -5,24 +5,26 @@ import WebSocketCodec
 /// What a connection sends: response envelopes written around their payload, events
 /// with this connection's `seq`, and broadcast events encoded once for everyone.
 extension Connection {
-    private static let okResponseHead = Array(#"{"type":"res","id":"#.utf8)
-    private static let okResponsePayload = Array(#","ok":true,"payload":"#.utf8)
     private static let seqKey = Array(#","seq":"#.utf8)
 
-    /// Writes the success envelope around the payload directly (the hot path: no envelope tree).
     func sendResponse(id: String, payload: JSONValue) {
-        sendResponse(id: id) { payload.serialize(into: &$0) }
+        sendResponse(id: id) { $0.value(payload) }
     }
 
-    /// The same, for a payload its handler writes as bytes (parts of it serialized once and reused).
-    func sendResponse(id: String, writingPayload writePayload: (inout [UInt8]) -> Void) {
+    /// The success envelope with its payload written straight into the frame (the hot path:
+    /// no tree for the envelope, none for a payload its handler writes typed).
+    /// `writePayload` writes exactly one JSON value.
+    func sendResponse(id: String, writingPayload writePayload: (inout JSONByteWriter) -> Void) {
         guard isOpen else { return }
         var out = server.takeScratch()
-        out.append(contentsOf: Self.okResponseHead)
-        JSONValue.string(id).serialize(into: &out)
-        out.append(contentsOf: Self.okResponsePayload)
-        writePayload(&out)
-        out.append(UInt8(ascii: "}"))
+        JSONByteWriter.appending(to: &out) { w in
+            w.beginObject()
+            w.key("type"); w.string("res")
+            w.key("id"); w.string(id)
+            w.key("ok"); w.bool(true)
+            w.key("payload"); writePayload(&w)
+            w.endObject()
+        }
         let size = out.count
         if channel.bufferedBytes + size + Self.frameHeaderBytes > channel.maxBufferedBytes {
             server.returnScratch(out)

@@ -271,7 +271,7 @@ final class GatewayServer {
         registerMethod("last-heartbeat") { call in call.respond(.null) }
         registerMethod("status") { [unowned self] call in call.respond(self.statusPayload()) }
         registerMethod("system-presence") { [unowned self] call in
-            call.respond { JSONByteWriter.appending(to: &$0) { self.writePresenceList(to: &$0) } }
+            call.respond { self.writePresenceList(to: &$0) }
         }
         registerMethod("channels.status") { [unowned self] call in call.respond(self.channels.statusMap()) }
         registerMethod("system-event") { [unowned self] call in

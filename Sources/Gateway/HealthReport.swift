@@ -99,59 +99,46 @@ extension GatewayServer {
 
     func healthPayload(durationMs: Int64) -> JSONValue {
         let now = EventLoop.wallClockMs()
-        let tail = currentHealthTail(now: now)
+        refreshHealthTail(now: now)
         var entries: [(key: String, value: JSONValue)] = [
-            ("ok", .bool(healthOK(tail))), ("ts", .int(now)), ("durationMs", .int(durationMs)), ("uptimeMs", .int(uptimeMs)),
+            ("ok", .bool(healthOK)), ("ts", .int(now)), ("durationMs", .int(durationMs)), ("uptimeMs", .int(uptimeMs)),
         ]
         if let link = channels.linkChannel() { entries.append(("linkChannel", link)) }
         entries.append(("channels", channels.statusMap()))
-        return .object(JSONObject(entries + tail.entries))
+        return .object(JSONObject(entries + healthTail.entries))
     }
 
     /// `healthPayload` written straight into a response, without building its tree: the fields
     /// that change with every answer written here, the rest copied from `HealthTail`.
     /// `durationMs` is what the check took since `startedUs`, in milliseconds with microsecond
     /// precision (whole milliseconds read 0 for a check that takes microseconds).
-    func writeHealth(into out: inout [UInt8], startedUs: Int64) {
+    func writeHealth(into w: inout JSONByteWriter, startedUs: Int64) {
         let now = EventLoop.wallClockMs()
-        let tail = currentHealthTail(now: now)
-        let ok = healthOK(tail)
-        out.append(contentsOf: ok ? Self.okTrueKey : Self.okFalseKey)
-        out.append(contentsOf: Self.tsKey)
-        JSONValue.int(now).serialize(into: &out)
-        out.append(contentsOf: Self.durationKey)
-        JSONValue.double(Double(EventLoop.nowUs() - startedUs) / 1000).serialize(into: &out)
-        out.append(contentsOf: Self.uptimeKey)
-        JSONValue.int(uptimeMs).serialize(into: &out)
+        refreshHealthTail(now: now)
+        w.beginObject()
+        w.key("ok"); w.bool(healthOK)
+        w.key("ts"); w.int(now)
+        w.key("durationMs"); w.decimal(EventLoop.nowUs() - startedUs, fractionDigits: 3)
+        w.key("uptimeMs"); w.int(uptimeMs)
         if let link = channels.linkChannel() {
-            out.append(contentsOf: Self.linkChannelKey)
-            link.serialize(into: &out)
+            w.key("linkChannel"); w.value(link)
         }
-        out.append(contentsOf: Self.channelsKey)
-        channels.statusMap().serialize(into: &out)
-        out.append(UInt8(ascii: ","))
-        out.append(contentsOf: tail.members)
-        out.append(UInt8(ascii: "}"))
+        w.key("channels"); channels.writeStatusMap(into: &w)
+        w.encodedMembers(healthTail.members)
+        w.endObject()
     }
 
-    private static let okTrueKey = Array(#"{"ok":true"#.utf8)
-    private static let okFalseKey = Array(#"{"ok":false"#.utf8)
-    private static let tsKey = Array(#","ts":"#.utf8)
-    private static let durationKey = Array(#","durationMs":"#.utf8)
-    private static let uptimeKey = Array(#","uptimeMs":"#.utf8)
-    private static let linkChannelKey = Array(#","linkChannel":"#.utf8)
-    private static let channelsKey = Array(#","channels":"#.utf8)
-
-    private func healthOK(_ tail: HealthTail) -> Bool {
-        isReady && !isStopping && channels.isHealthy && tail.storesHealthy
+    private var healthOK: Bool {
+        isReady && !isStopping && channels.isHealthy && healthTail.storesHealthy
     }
 
-    private func currentHealthTail(now: Int64) -> HealthTail {
+    /// Rebuilds `healthTail` when what it shows changed; in place otherwise (no copy of it per answer).
+    private func refreshHealthTail(now: Int64) {
         let sessionsRevision = sessions?.revision ?? 0
         let ageClockMs = (sessions?.count ?? 0) > 0 ? now : 0
         if healthTail.isCurrent(channels: channels.revision, sessions: sessionsRevision, ageClockMs: ageClockMs,
                                 stores: stores) {
-            return healthTail
+            return
         }
         let key = HealthTail.Key(channels: channels.revision, sessions: sessionsRevision, ageClockMs: ageClockMs,
                                  storeFaults: stores.map(HealthTail.Fault.init))
@@ -171,6 +158,5 @@ extension GatewayServer {
             ]]),
             ("sessions", sessions),
         ])
-        return healthTail
     }
 }

@@ -38,8 +38,8 @@ final class MethodCall {
         connection?.sendResponse(id: id, payload: payload)
     }
 
-    /// `respond` for a payload written as bytes (a JSON value, whole).
-    func respond(writing writePayload: (inout [UInt8]) -> Void) {
+    /// `respond` for a payload written typed (one JSON value, whole), without a tree.
+    func respond(writing writePayload: (inout JSONByteWriter) -> Void) {
         count(errorCode: nil)
         connection?.sendResponse(id: id, writingPayload: writePayload)
     }

@@ -14,45 +14,56 @@
 /// Commas are placed by the writer (one flag: after a value, the next member or element
 /// gets one); keys and values alternate as the caller writes them, which this does not
 /// check: the unit tests parse what each shape produces.
+///
+/// The structural calls and `key` are inlinable: a key literal's length is known where it
+/// is written, so a key costs one capacity check and a few stores, not a loop.
 extension JSONByteWriter {
     // MARK: - Structure
 
+    @inlinable
     public mutating func beginObject() {
-        separate()
-        write(UInt8(ascii: "{"))
-        needsComma = false
+        open(UInt8(ascii: "{"))
     }
 
+    @inlinable
     public mutating func endObject() {
-        write(UInt8(ascii: "}"))
-        needsComma = true
+        close(UInt8(ascii: "}"))
     }
 
+    @inlinable
     public mutating func beginArray() {
-        separate()
-        write(UInt8(ascii: "["))
-        needsComma = false
+        open(UInt8(ascii: "["))
     }
 
+    @inlinable
     public mutating func endArray() {
-        write(UInt8(ascii: "]"))
-        needsComma = true
+        close(UInt8(ascii: "]"))
     }
 
     /// A member's key, written as is: a literal in code that needs no escaping
     /// (letters, digits, `.`, `-`, `_`; checked in debug builds).
+    @inlinable @inline(__always)
     public mutating func key(_ name: StaticString) {
-        assert(Self.needsNoEscaping(name), "key \(name) must be written with key(_: String)")
-        separate()
-        write(UInt8(ascii: "\""))
-        write(name)
-        write(UInt8(ascii: "\""))
-        write(UInt8(ascii: ":"))
+        assert(Self.needsNoEscaping(name), "key \(name) must be written with escapedKey(_:)")
+        let count = name.utf8CodeUnitCount
+        guard name.hasPointerRepresentation, count &+ 4 <= Self.capacity else { return longKey(name) }
+        reserve(count &+ 4)
+        var at = used
+        if needsComma {
+            buffer[at] = UInt8(ascii: ",")
+            at &+= 1
+        }
+        buffer[at] = UInt8(ascii: "\"")
+        (buffer + (at &+ 1)).update(from: name.utf8Start, count: count)
+        buffer[at &+ 1 &+ count] = UInt8(ascii: "\"")
+        buffer[at &+ 2 &+ count] = UInt8(ascii: ":")
+        used = at &+ 3 &+ count
         needsComma = false
     }
 
-    /// A member's key from data (a channel or store name): escaped like any string.
-    public mutating func key(_ name: String) {
+    /// A member's key from data (a channel or store name): escaped like any string. (Not an
+    /// overload of `key`: a literal would pick the `String` one and pay for escaping.)
+    public mutating func escapedKey(_ name: String) {
         separate()
         writeString(name)
         write(UInt8(ascii: ":"))
@@ -73,6 +84,7 @@ extension JSONByteWriter {
         needsComma = true
     }
 
+    @inlinable
     public mutating func int(_ number: Int) {
         int(Int64(number))
     }
@@ -155,12 +167,42 @@ extension JSONByteWriter {
 
     // MARK: -
 
+    @inlinable @inline(__always)
+    mutating func open(_ bracket: UInt8) {
+        reserve(2)
+        if needsComma {
+            buffer[used] = UInt8(ascii: ",")
+            used &+= 1
+        }
+        buffer[used] = bracket
+        used &+= 1
+        needsComma = false
+    }
+
+    @inlinable @inline(__always)
+    mutating func close(_ bracket: UInt8) {
+        write(bracket)
+        needsComma = true
+    }
+
     @inline(__always)
     private mutating func separate() {
         if needsComma { write(UInt8(ascii: ",")) }
     }
 
-    private static func needsNoEscaping(_ name: StaticString) -> Bool {
+    /// `key` for a literal that is not a plain pointer or does not fit the buffer at once.
+    @usableFromInline
+    mutating func longKey(_ name: StaticString) {
+        separate()
+        write(UInt8(ascii: "\""))
+        write(name)
+        write(UInt8(ascii: "\""))
+        write(UInt8(ascii: ":"))
+        needsComma = false
+    }
+
+    @usableFromInline
+    static func needsNoEscaping(_ name: StaticString) -> Bool {
         name.withUTF8Buffer { bytes in
             bytes.allSatisfy { $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
         }

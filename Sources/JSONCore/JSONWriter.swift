@@ -38,53 +38,65 @@ extension JSONValue {
 /// It serializes `JSONValue` trees, and (JSONTypedWriter.swift) writes answers
 /// whose shape is fixed in code field by field, without building a tree first.
 public struct JSONByteWriter: ~Copyable {
-    private let buffer: UnsafeMutableBufferPointer<UInt8>
-    private var used = 0
+    /// The stack buffer, `capacity` bytes; `used` of them are filled.
+    @usableFromInline let buffer: UnsafeMutablePointer<UInt8>
+    @usableFromInline var used = 0
     private var output: [UInt8]
     /// Whether the next member or element needs a comma before it (the typed writer's only state).
-    var needsComma = false
+    @usableFromInline var needsComma = false
 
-    private init(buffer: UnsafeMutableBufferPointer<UInt8>, output: consuming [UInt8]) {
+    @usableFromInline static var capacity: Int { 1024 }
+
+    private init(buffer: UnsafeMutablePointer<UInt8>, output: consuming [UInt8]) {
         self.buffer = buffer
         self.output = output
     }
 
     /// Runs `body` with a writer whose bytes are appended to `out` when it returns.
     public static func appending(to out: inout [UInt8], _ body: (inout JSONByteWriter) -> Void) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1024) { buffer in
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { buffer in
             // Moving `out` in (rather than copying) keeps it uniquely referenced,
             // so flushing appends in place.
             var taken: [UInt8] = []
             swap(&taken, &out)
-            var writer = JSONByteWriter(buffer: buffer, output: consume taken)
+            var writer = JSONByteWriter(buffer: buffer.baseAddress!, output: consume taken)
             body(&writer)
             writer.flush()
             swap(&writer.output, &out)
         }
     }
 
-    private mutating func flush() {
-        output.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[0..<used]))
+    @usableFromInline
+    mutating func flush() {
+        output.append(contentsOf: UnsafeBufferPointer(start: buffer, count: used))
         used = 0
     }
 
-    @inline(__always)
+    /// Makes room for `count` (at most `capacity`) contiguous bytes at `buffer + used`:
+    /// one check for a run of stores.
+    @inlinable @inline(__always)
+    mutating func reserve(_ count: Int) {
+        if Self.capacity &- used < count { flush() }
+    }
+
+    @inlinable @inline(__always)
     mutating func write(_ byte: UInt8) {
-        if used == buffer.count { flush() }
+        reserve(1)
         buffer[used] = byte
-        used += 1
+        used &+= 1
     }
 
     mutating func write(_ bytes: UnsafeBufferPointer<UInt8>) {
-        if bytes.count > buffer.count - used {
+        guard let source = bytes.baseAddress else { return }
+        if bytes.count > Self.capacity &- used {
             flush()
-            if bytes.count > buffer.count {
+            if bytes.count > Self.capacity {
                 output.append(contentsOf: bytes)
                 return
             }
         }
-        _ = UnsafeMutableBufferPointer(rebasing: buffer[used...]).initialize(fromContentsOf: bytes)
-        used += bytes.count
+        (buffer + used).update(from: source, count: bytes.count)
+        used &+= bytes.count
     }
 
     mutating func write(_ literal: StaticString) {
@@ -164,26 +176,78 @@ public struct JSONByteWriter: ~Copyable {
         }
     }
 
+    /// Two ASCII digits per entry, "00" to "99": half the divisions of one digit at a time.
+    private static var digitPairs: StaticString {
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
+    }
+
     mutating func writeInt(_ number: Int64) {
-        if number < 0 { write(UInt8(ascii: "-")) }
-        // 20 digits hold UInt64.max, so Int64.min's magnitude fits too.
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
-            var remaining = number.magnitude
-            var start = digits.count
-            repeat {
-                start -= 1
-                digits[start] = UInt8(ascii: "0") + UInt8(remaining % 10)
-                remaining /= 10
-            } while remaining != 0
-            write(UnsafeBufferPointer(rebasing: digits[start...]))
+        reserve(20)  // 19 digits and a sign
+        if number < 0 {
+            buffer[used] = UInt8(ascii: "-")
+            used &+= 1
         }
+        var remaining = number.magnitude
+        var digits = 1
+        var probe = remaining
+        while probe >= 10 {
+            probe /= 10
+            digits &+= 1
+        }
+        var at = used &+ digits
+        let pairs = Self.digitPairs.utf8Start
+        while remaining >= 100 {
+            let pair = Int(remaining % 100) &* 2
+            remaining /= 100
+            at &-= 2
+            buffer[at] = pairs[pair]
+            buffer[at &+ 1] = pairs[pair &+ 1]
+        }
+        if remaining >= 10 {
+            let pair = Int(remaining) &* 2
+            at &-= 2
+            buffer[at] = pairs[pair]
+            buffer[at &+ 1] = pairs[pair &+ 1]
+        } else {
+            buffer[at &- 1] = UInt8(ascii: "0") &+ UInt8(remaining)
+        }
+        used &+= digits
     }
 
     mutating func writeString(_ text: String) {
         var text = text
-        write(UInt8(ascii: "\""))
-        text.withUTF8 { writeEscaped($0) }
-        write(UInt8(ascii: "\""))
+        text.withUTF8 { bytes in
+            // Ids, names, keys: short and clean. Copied in one pass that checks as it goes;
+            // at the first byte that needs escaping, the general path starts over.
+            if bytes.count &+ 2 <= Self.capacity {
+                reserve(bytes.count &+ 2)
+                var at = used
+                buffer[at] = UInt8(ascii: "\"")
+                at &+= 1
+                var clean = true
+                for byte in bytes {
+                    if Self.needsEscape(byte) {
+                        clean = false
+                        break
+                    }
+                    buffer[at] = byte
+                    at &+= 1
+                }
+                if clean {
+                    buffer[at] = UInt8(ascii: "\"")
+                    used = at &+ 1
+                    return
+                }
+            }
+            write(UInt8(ascii: "\""))
+            writeEscaped(bytes)
+            write(UInt8(ascii: "\""))
+        }
+    }
+
+    @inline(__always)
+    private static func needsEscape(_ byte: UInt8) -> Bool {
+        byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
     }
 
     /// Copies runs of bytes that need no escaping in bulk.
@@ -191,7 +255,7 @@ public struct JSONByteWriter: ~Copyable {
         var runStart = 0
         for position in 0..<bytes.count {
             let byte = bytes[position]
-            guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+            guard Self.needsEscape(byte) else { continue }
             if runStart < position { write(UnsafeBufferPointer(rebasing: bytes[runStart..<position])) }
             runStart = position + 1
             write(UInt8(ascii: "\\"))

@@ -39,7 +39,7 @@ import Testing
 
     @Test func dataKeysAreEscaped() {
         let typed = written { w in
-            w.beginObject(); w.key(String("we\"ird\u{1}")); w.int(1); w.endObject()
+            w.beginObject(); w.escapedKey("we\"ird\u{1}"); w.int(1); w.endObject()
         }
         #expect(typed == JSONValue.object(JSONObject([("we\"ird\u{1}", 1)])).jsonString)
     }
@@ -52,6 +52,28 @@ import Testing
             #expect(written { $0.double(number) } == JSONValue.double(number).jsonString)
         }
         #expect(written { $0.int(42 as Int) } == "42")
+        var power: Int64 = 1
+        for _ in 0...18 {  // every digit count, at both ends
+            for number in [power - 1, power, power + 1, -power, -(power - 1)] {
+                #expect(written { $0.int(number) } == String(number))
+            }
+            power = power.multipliedReportingOverflow(by: 10).partialValue
+        }
+    }
+
+    /// Clean strings take a one-pass copy; the first byte that needs escaping sends the whole
+    /// string down the escaping path, wherever it is and whatever the length.
+    @Test func stringsMatchTheTreeAtEveryLengthAndEscapePosition() {
+        for length in [0, 1, 15, 16, 17, 1021, 1022, 1023, 1024, 3000] {
+            let clean = String(repeating: "a", count: length)
+            #expect(written { $0.string(clean) } == JSONValue.string(clean).jsonString)
+            for position in Set([0, length / 2, max(0, length - 1)]) where length > 0 {
+                var bytes = Array(clean.utf8)
+                bytes[position] = position % 2 == 0 ? 0x0A : UInt8(ascii: "\"")
+                let dirty = String(decoding: bytes, as: UTF8.self)
+                #expect(written { w in w.int(1); w.string(dirty) } == "1," + JSONValue.string(dirty).jsonString)
+            }
+        }
     }
 
     /// `decimal` stands in for `double(Double(units) / 1000)` in `health.durationMs`:

@@ -203,6 +203,19 @@ final class ChannelRegistry {
         return .object(JSONObject(entries.map { (key: $0.channel.id, value: $0.channel.state.json(nowMs: now)) }))
     }
 
+    /// `statusMap()` written typed (`health` writes it into every answer); no clock read without channels.
+    func writeStatusMap(into w: inout JSONByteWriter) {
+        w.beginObject()
+        if !entries.isEmpty {
+            let now = EventLoop.wallClockMs()
+            for entry in entries {
+                w.escapedKey(entry.channel.id)
+                w.value(entry.channel.state.json(nowMs: now))
+            }
+        }
+        w.endObject()
+    }
+
     func linkChannel() -> JSONValue? {
         guard let c = defaultChannel else { return nil }
         var o = JSONObject()

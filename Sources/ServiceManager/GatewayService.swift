@@ -53,11 +53,17 @@ public final class GatewayService {
         do { return try body(manager) } catch { throw translate(error) }
     }
 
+    /// The profile's settings, with the secret a client would present. Root reads another account's
+    /// config and token file as that account (`UserFiles`): through a `gateway.token -> /etc/shadow`
+    /// the user planted, root once read, and then sent to the port the user's config names, a file
+    /// only root may read. A symlinked state dir or token file is refused, naming it.
     func settings(port: Int? = nil, bind: String? = nil) throws(ServiceError) -> GatewaySettings {
-        do {
-            return try ConfigLoader.load(paths: target.paths, environment: environment, port: port, bind: bind)
-        } catch {
-            throw .config(error)
+        try UserFiles(target).access { () throws(ServiceError) in
+            do throws(ConfigError) {
+                return try ConfigLoader.load(paths: target.paths, environment: environment, port: port, bind: bind)
+            } catch {
+                throw .config(error)
+            }
         }
     }
 

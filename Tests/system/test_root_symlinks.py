@@ -3,7 +3,8 @@
 `install --system` and `doctor --fix` run as root but write the token and the
 config into the service user's state dir. With `gateway.token -> /etc/shadow`
 or a state dir symlinked to a root-only directory, root once chmod/chowned the
-target to that user. Profile "evil" on port 18811, alice's ~/.openclaw-evil.
+target to that user; and reading through it, root presented the target's first
+line as its token. Profile "evil" on port 18811, alice's ~/.openclaw-evil.
 """
 
 from __future__ import annotations
@@ -73,3 +74,42 @@ def test_root_writes_into_the_users_state_dir_as_the_user(box):
     # The token is root's (/etc/credstore): the state dir holds none the service user could swap.
     assert owner_and_mode(box, f"/etc/credstore/openclaw-gateway-{PROFILE}.token") == "root:root 600"
     assert box.run(f"test -e {STATE}/gateway.token", check=False).returncode != 0
+
+
+FAKE_GATEWAY = """
+import asyncio, json, sys
+import websockets
+
+async def main(port, out):
+    done = asyncio.get_running_loop().create_future()
+    async def serve(ws):
+        await ws.send(json.dumps({"type": "event", "event": "connect.challenge", "payload": {"nonce": "n", "ts": 0}}))
+        with open(out, "w") as f:
+            f.write(await ws.recv())
+        done.set_result(None)
+    async with websockets.serve(serve, "127.0.0.1", port):
+        print("listening", flush=True)
+        await asyncio.wait_for(done, 30)
+
+asyncio.run(main(int(sys.argv[1]), sys.argv[2]))
+"""
+
+
+def test_root_never_presents_a_secret_read_through_the_users_symlink(box):
+    """`sudo openclaw gateway status --system` with nothing installed acts on SUDO_USER's state dir:
+    root once read her `gateway.token -> /etc/shadow` and sent it to the port her config names."""
+    box.run(f"mkdir -m 700 {STATE} && echo '{{\"gateway\": {{\"port\": {PORT}}}}}' > {STATE}/openclaw.json "
+            f"&& ln -s /etc/shadow {STATE}/gateway.token", user=USER)
+    box.write("/usr/local/lib/fake_gateway.py", FAKE_GATEWAY)
+    captured = f"/home/{USER}/captured"
+    fake = box.popen(f"exec runuser -u {USER} -- python3 /usr/local/lib/fake_gateway.py {PORT} {captured}")
+    try:
+        assert fake.stdout.readline().strip() == "listening"
+        r = box.run(f"SUDO_USER={USER} openclaw gateway status {FLAGS} --timeout 3000", check=False)
+        print(r.stdout, r.stderr)
+        sent = box.run(f"cat {captured}", check=False).stdout
+        assert "root:" not in sent, sent
+        assert "symbolic link" in r.stdout + r.stderr, "the refusal names the cause"
+    finally:
+        fake.kill()
+        box.run(f"rm -f {captured} /usr/local/lib/fake_gateway.py", check=False)

@@ -65,10 +65,13 @@ def test_the_service_user_cannot_swap_the_credential_for_a_root_file(box, instal
     restart_and_wait(box, UNIT, URL, CRED)
     credential = gateway_credential(box, UNIT)
     assert "root:" not in credential and credential == read(box, CRED)
-    # The CLI presents the same secret the gateway checks.
+    # Root's CLI does not read through the planted link either: it names it.
+    r = box.run(f"openclaw gateway call health {FLAGS}", check=False)
+    assert r.returncode == 1 and f"{STATE}/gateway.token" in r.stderr and "symbolic link" in r.stderr, r.stderr
+    # Without it, the CLI presents the secret the gateway checks.
+    box.run(f"rm -f {STATE}/gateway.token", user=USER)
     r = box.run(f"openclaw gateway call health {FLAGS}", check=False)
     assert r.returncode == 0, r.stdout + r.stderr
-    box.run(f"rm -f {STATE}/gateway.token", user=USER)
 
 
 def test_rotate_writes_roots_file_and_the_cli_still_authenticates(box, installed):

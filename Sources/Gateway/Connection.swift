@@ -74,11 +74,17 @@ final class Connection {
         self.server = server
         self.peer = Sockets.peerAddress(channel.fd)
         channel.onRead = { [unowned self] bytes in self.received(bytes) }
-        handshakeTimer = server.loop.schedule(afterMs: Int64(server.settings.handshakeTimeoutMs)) { [weak self] in
-            guard let self, self.phase == .http || self.phase == .awaitingConnect else { return }
-            self.server.log.info("handshake timeout", fields: self.logFields)
-            if self.phase == .http { self.channel.close() } else { self.close(.policyViolation, "handshake timeout") }
+        // Found by id when it fires, not held weakly: a weak reference gives the object a side
+        // table, and then every retain and release of it takes the runtime's slow path.
+        handshakeTimer = server.loop.schedule(afterMs: Int64(server.settings.handshakeTimeoutMs)) { [unowned server, id] in
+            server.connections[id]?.handshakeTimedOut()
         }
+    }
+
+    private func handshakeTimedOut() {
+        guard phase == .http || phase == .awaitingConnect else { return }
+        server.log.info("handshake timeout", fields: logFields)
+        if phase == .http { channel.close() } else { close(.policyViolation, "handshake timeout") }
     }
 
     var logFields: [(String, String)] {

@@ -74,13 +74,30 @@ final class GatewayLog {
     /// Ring entries in order, oldest first.
     func ringEntries() -> [Entry] { Array(ring.all) }
 
+    /// `TIME PRIORITY message key=value ...`, each key lowercased without its `OPENCLAW_`
+    /// prefix. Built as bytes: every connect logs a line, and string concatenation with
+    /// `lowercased()` per key cost more than the rest of the handshake's bookkeeping. Keys
+    /// are journal field names, ASCII by journald's rules, so ASCII lowercasing is complete.
     static func format(priority: LogPriority, message: String, fields: [(String, String)]) -> String {
-        var s = Timestamp.iso8601(ms: EventLoop.wallClockMs()) + " " + priority.label + " " + message
-        for (k, v) in fields {
-            s += " " + k.lowercased().replacingPrefix("openclaw_") + "=" + v
+        var line: [UInt8] = []
+        line.reserveCapacity(48 + message.utf8.count + fields.count * 40)
+        line.append(contentsOf: Timestamp.iso8601(ms: EventLoop.wallClockMs()).utf8)
+        line.append(UInt8(ascii: " "))
+        line.append(contentsOf: priority.label.utf8)
+        line.append(UInt8(ascii: " "))
+        line.append(contentsOf: message.utf8)
+        for (key, value) in fields {
+            line.append(UInt8(ascii: " "))
+            let start = line.count
+            for byte in key.utf8 { line.append((0x41...0x5A).contains(byte) ? byte | 0x20 : byte) }
+            if line[start...].starts(with: fieldPrefix) { line.removeSubrange(start..<start + fieldPrefix.count) }
+            line.append(UInt8(ascii: "="))
+            line.append(contentsOf: value.utf8)
         }
-        return s
+        return String(decoding: line, as: UTF8.self)
     }
+
+    private static let fieldPrefix = Array("openclaw_".utf8)
 }
 
 extension LogPriority {
@@ -95,12 +112,6 @@ extension LogPriority {
         case .info: "INFO"
         case .debug: "DEBUG"
         }
-    }
-}
-
-extension String {
-    func replacingPrefix(_ prefix: String) -> String {
-        hasPrefix(prefix) ? String(dropFirst(prefix.count)) : self
     }
 }
 

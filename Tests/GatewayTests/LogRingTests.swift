@@ -24,3 +24,16 @@ import Testing
         #expect(!cut.contains("\u{FFFD}"))
     }
 }
+
+@Suite struct GatewayLogFormatTests {
+    /// The text line: time, priority, message, then each field with its key lowercased and
+    /// without the `OPENCLAW_` prefix (other keys keep theirs); values as they are.
+    @Test func fieldKeysAreLowercasedWithoutTheirPrefix() {
+        let line = GatewayLog.format(priority: .info, message: "client connected",
+                                     fields: [("OPENCLAW_CONN_ID", "c1"), ("OPENCLAW_PEER", "127.0.0.1:5"),
+                                              ("SYSLOG_IDENTIFIER", "É=x"), ("OPENCLAW", "bare")])
+        let parts = line.split(separator: " ", maxSplits: 1)
+        #expect(parts[0].hasSuffix("Z") && parts[0].count == 24)
+        #expect(parts[1] == "INFO client connected conn_id=c1 peer=127.0.0.1:5 syslog_identifier=É=x openclaw=bare")
+    }
+}

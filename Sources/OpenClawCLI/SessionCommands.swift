@@ -1,4 +1,3 @@
-import Gateway
 import JSONCore
 
 /// `openclaw sessions list|history`: the gateway's `sessions.list` and `chat.history`.
@@ -13,14 +12,7 @@ extension GatewayCommands {
                 terminal.line(list.prettyPrinted())
                 return CLI.Exit.ok
             }
-            let sessions = list["sessions"]?.arrayValue ?? []
-            if sessions.isEmpty {
-                terminal.line("No sessions yet (in \(list["path"]?.stringValue ?? "the state directory")).")
-            }
-            for s in sessions {
-                let updated = s["updatedAt"]?.intValue.map { Timestamp.iso8601(ms: $0) } ?? "?"
-                terminal.line("\(s["key"]?.stringValue ?? "?")  \(s["kind"]?.stringValue ?? "")  updated \(updated)")
-            }
+            for line in SessionText.list(list) { terminal.line(line) }
             return CLI.Exit.ok
         }
         var params = JSONObject()
@@ -31,16 +23,7 @@ extension GatewayCommands {
             terminal.line(history.prettyPrinted())
             return CLI.Exit.ok
         }
-        let messages = history["messages"]?.arrayValue ?? []
-        if messages.isEmpty {
-            terminal.line("Session \(key) has no turns yet (`openclaw sessions list` shows the sessions there are).")
-        }
-        for m in messages {
-            let role = m["role"]?.stringValue ?? "?"
-            let who = m["from"]?.stringValue.map { "\(role) \($0)" } ?? role
-            let ts = m["ts"]?.intValue.map { Timestamp.iso8601(ms: $0) } ?? "?"
-            terminal.line("[\(ts)] \(terminal.paint(who, role == "user" ? .bold : .green)): \(m["text"]?.stringValue ?? "")")
-        }
+        for line in SessionText.history(history, key: key, paint: terminal.paint) { terminal.line(line) }
         return CLI.Exit.ok
     }
 }

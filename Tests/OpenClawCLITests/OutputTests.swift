@@ -65,6 +65,24 @@ private func plain(_ text: String, _ color: Terminal.Color) -> String { text }
     }
 }
 
+@Suite struct SessionTextTests {
+    /// Whoever may talk to the bot writes the transcript: an ESC sequence or a CR in a message or
+    /// a nick reaches `sessions history` as visible text; a reply's own newlines stay.
+    @Test func transcriptTextIsEscaped() {
+        let history: JSONValue = ["messages": [
+            ["role": "user", "from": "eve\u{1b}]0;x\u{07}", "ts": 0, "text": "hi\u{1b}[2J\rforged"],
+            ["role": "assistant", "ts": 0, "text": "line one\nline two\u{9b}1m"],
+        ]]
+        let lines = SessionText.history(history, key: "irc:direct:eve", paint: plain)
+        #expect(lines == [
+            "[1970-01-01T00:00:00.000Z] user eve\\x1b]0;x\\x07: hi\\x1b[2J\\rforged",
+            "[1970-01-01T00:00:00.000Z] assistant: line one\nline two\\u009b1m",
+        ])
+        let list: JSONValue = ["sessions": [["key": "irc:group:#ops\u{1b}[8m", "kind": "group", "updatedAt": 0]]]
+        #expect(SessionText.list(list) == ["irc:group:#ops\\x1b[8m  group  updated 1970-01-01T00:00:00.000Z"])
+    }
+}
+
 @Suite struct TargetTests {
     @Test(arguments: [
         ("127.0.0.1", "ws://127.0.0.1:18789"), ("0.0.0.0", "ws://127.0.0.1:18789"), ("::", "ws://[::1]:18789"),

@@ -43,6 +43,7 @@ targets=(
     "FrameParserFuzz|Sources/WebSocketCodec/*.swift|UTF8Rules"
     "HTTPHeadFuzz|Sources/WebSocketCodec/*.swift|UTF8Rules"
     "JSONFuzz|Sources/JSONCore/*.swift|UTF8Rules"
+    "RequestFuzz|Sources/GatewayProtocol/RequestEnvelope.swift|JSONCore UTF8Rules"
     "LedgerFuzz|Sources/Gateway/Messaging/SendLedgerState.swift|JSONCore UTF8Rules"
     "ConfigFuzz|Sources/Gateway/Channels/IRCConfig.swift Sources/Gateway/Channels/IRCProtocol.swift|OpenClawConfig JSONCore UTF8Rules"
 )

@@ -273,6 +273,11 @@ final class Connection {
     /// that is not valid JSON or not a valid `req`/`cancel` is answered with an error when its
     /// id can be read, logged, and the connection stays.
     private func handleFrame(_ bytes: [UInt8]) {
+        if let request = RequestEnvelope(reading: bytes) {  // nearly every frame: no tree for it
+            server.dispatch(id: request.id, method: request.method, params: request.params ?? .object(JSONObject()),
+                            connection: self)
+            return
+        }
         let json: JSONValue
         do {
             json = try JSONValue.parse(bytes)

@@ -57,16 +57,21 @@ struct JSONParser {
     mutating func parseDocument() throws(JSONParseError) -> JSONValue {
         skipWhitespace()
         let value = try parseValue()
+        try endDocument()
+        return value
+    }
+
+    /// After the top-level value: only whitespace may follow.
+    mutating func endDocument() throws(JSONParseError) {
         skipWhitespace()
         guard index == end else {
             throw unexpected(at: index, "unexpected \(describeRaw(index)) after the top-level value")
         }
-        return value
     }
 
     // MARK: - Values
 
-    private mutating func parseValue() throws(JSONParseError) -> JSONValue {
+    mutating func parseValue() throws(JSONParseError) -> JSONValue {
         guard index < end else { throw error("unexpected end of input: expected a value", at: index) }
         switch bytes[index] {
         case UInt8(ascii: "\""): return .string(try parseString())
@@ -81,46 +86,133 @@ struct JSONParser {
     }
 
     private mutating func parseObject() throws(JSONParseError) -> JSONValue {
-        try enterContainer()
-        defer { depth -= 1 }
-        index += 1
-        skipWhitespace()
-        if index < end, bytes[index] == UInt8(ascii: "}") {
-            index += 1
-            return .object(JSONObject())
-        }
+        guard try openObject() else { return .object(JSONObject()) }
         var entries: [(key: String, value: JSONValue)] = []
         // Frames have a handful of members; one right-sized allocation beats
         // the 1 → 2 → 4 growth sequence.
         entries.reserveCapacity(4)
-        while true {
-            guard index < end, bytes[index] == UInt8(ascii: "\"") else {
-                throw expected("string key", at: index)
-            }
-            let key = try parseString()
-            skipWhitespace()
-            guard index < end, bytes[index] == UInt8(ascii: ":") else {
-                throw expected("':' after object key", at: index)
-            }
+        repeat {
+            let key = try memberKey()
+            entries.append((key, try parseValue()))
+        } while try nextMember()
+        return .object(JSONObject(entries))
+    }
+
+    // The steps of an object, shared with `JSONObjectReader`, which walks one member by member.
+
+    /// The start of a document that must be an object: `openObject` at its `{`.
+    mutating func openDocumentObject() throws(JSONParseError) -> Bool {
+        skipWhitespace()
+        guard index < end, bytes[index] == UInt8(ascii: "{") else { throw expected("'{' (an object)", at: index) }
+        return try openObject()
+    }
+
+    /// At `{`: enters it; false (and already closed) when it is empty.
+    mutating func openObject() throws(JSONParseError) -> Bool {
+        try enterContainer()
+        index += 1
+        skipWhitespace()
+        if index < end, bytes[index] == UInt8(ascii: "}") {
+            index += 1
+            depth -= 1
+            return false
+        }
+        return true
+    }
+
+    /// A member's key and the `:` after it; leaves the index at its value.
+    mutating func memberKey() throws(JSONParseError) -> String {
+        string(of: try memberKeyScan())
+    }
+
+    /// `memberKey` without making a String of a key that has no escapes.
+    mutating func memberKeyScan() throws(JSONParseError) -> ScannedString {
+        guard index < end, bytes[index] == UInt8(ascii: "\"") else {
+            throw expected("string key", at: index)
+        }
+        let key = try scanDecoding()
+        skipWhitespace()
+        guard index < end, bytes[index] == UInt8(ascii: ":") else {
+            throw expected("':' after object key", at: index)
+        }
+        index += 1
+        skipWhitespace()
+        return key
+    }
+
+    /// A string read without making a String of it unless it has escapes (rare on the wire).
+    enum ScannedString {
+        /// No escapes: the string is these input bytes.
+        case plain(Range<Int>)
+        case decoded(String)
+    }
+
+    /// At a string's opening quote: reads it (index past its closing quote).
+    private mutating func scanDecoding() throws(JSONParseError) -> ScannedString {
+        switch try scanString() {
+        case .plain(let range): return .plain(range)
+        case .escaped(let start, let firstEscape): return .decoded(try parseEscapedString(start: start, firstEscape: firstEscape))
+        }
+    }
+
+    func string(of scanned: ScannedString) -> String {
+        switch scanned {
+        case .plain(let range): return makeString(from: range.lowerBound, to: range.upperBound)
+        case .decoded(let text): return text
+        }
+    }
+
+    func scanned(_ scanned: ScannedString, equals literal: StaticString) -> Bool {
+        let count = literal.utf8CodeUnitCount
+        let expected = literal.utf8Start
+        switch scanned {
+        case .plain(let range):
+            guard range.count == count else { return false }
+            for k in 0..<count where bytes[range.lowerBound &+ k] != expected[k] { return false }
+            return true
+        case .decoded(let text):
+            return text.utf8.elementsEqual(UnsafeBufferPointer(start: expected, count: count))
+        }
+    }
+
+    /// After a member's value: true at `,` (another member follows), false at `}` (closed).
+    mutating func nextMember() throws(JSONParseError) -> Bool {
+        skipWhitespace()
+        guard index < end else { throw expected("',' or '}' after object member", at: index) }
+        switch bytes[index] {
+        case UInt8(ascii: ","):
             index += 1
             skipWhitespace()
-            entries.append((key, try parseValue()))
-            skipWhitespace()
-            guard index < end else { throw expected("',' or '}' after object member", at: index) }
-            switch bytes[index] {
-            case UInt8(ascii: ","):
-                index += 1
-                skipWhitespace()
-                if index < end, bytes[index] == UInt8(ascii: "}") {
-                    throw error("trailing comma before '}'", at: index)
-                }
-            case UInt8(ascii: "}"):
-                index += 1
-                return .object(JSONObject(entries))
-            default:
-                throw expected("',' or '}' after object member", at: index)
+            if index < end, bytes[index] == UInt8(ascii: "}") {
+                throw error("trailing comma before '}'", at: index)
             }
+            return true
+        case UInt8(ascii: "}"):
+            index += 1
+            depth -= 1
+            return false
+        default:
+            throw expected("',' or '}' after object member", at: index)
         }
+    }
+
+    /// A value that is a string, read as one; anything else is parsed (validated) and dropped.
+    mutating func stringOrSkip() throws(JSONParseError) -> String? {
+        guard index < end, bytes[index] == UInt8(ascii: "\"") else {
+            _ = try parseValue()
+            return nil
+        }
+        return try parseString()
+    }
+
+    /// Whether the value is the string `literal` (read without making a String); any
+    /// value is consumed.
+    mutating func valueIs(_ literal: StaticString) throws(JSONParseError) -> Bool {
+        guard index < end, bytes[index] == UInt8(ascii: "\"") else {
+            _ = try parseValue()
+            return false
+        }
+        return scanned(try scanDecoding(), equals: literal)
     }
 
     private mutating func parseArray() throws(JSONParseError) -> JSONValue {
@@ -186,15 +278,30 @@ struct JSONParser {
     /// them on the wire) are validated in one pass and copied into a String
     /// once; escapes divert to `parseEscapedString`.
     private mutating func parseString() throws(JSONParseError) -> String {
+        switch try scanString() {
+        case .plain(let range): return makeString(from: range.lowerBound, to: range.upperBound)
+        case .escaped(let start, let firstEscape): return try parseEscapedString(start: start, firstEscape: firstEscape)
+        }
+    }
+
+    enum StringScan {
+        /// No escapes: the string is these input bytes (validated; the index is past its closing quote).
+        case plain(Range<Int>)
+        /// An escape at `firstEscape`: `parseEscapedString` decodes it (the index has not moved).
+        case escaped(start: Int, firstEscape: Int)
+    }
+
+    /// At a string's opening quote: validates up to its end or its first escape.
+    private mutating func scanString() throws(JSONParseError) -> StringScan {
         let start = index + 1
         var cursor = start
         while cursor < end {
             let byte = bytes[cursor]
             if byte == UInt8(ascii: "\"") {
                 index = cursor + 1
-                return makeString(from: start, to: cursor)
+                return .plain(start..<cursor)
             } else if byte == UInt8(ascii: "\\") {
-                return try parseEscapedString(start: start, firstEscape: cursor)
+                return .escaped(start: start, firstEscape: cursor)
             } else if byte < 0x20 {
                 throw controlCharacter(at: cursor)
             } else if byte < 0x80 {

@@ -1,0 +1,102 @@
+/// Reads a JSON document that is one object, member by member, without building the
+/// object: for frames of which a few members matter (a request's `type`, `id`, `method`
+/// and `params`), where the tree of the whole frame would cost more than reading it.
+///
+/// The grammar, UTF-8 validation and depth limit are `JSONValue.parse`'s (the same parser
+/// underneath): a document this reads completely is one `parse` accepts, and the keys and
+/// values it yields are the object's members in order. Values the caller does not ask
+/// for are still parsed, and so are members after the caller stops asking: `read` only
+/// returns once the whole document has been checked.
+public struct JSONObjectReader: ~Copyable {
+    private var parser: JSONParser
+    private var state: State
+    /// The key of the member being read.
+    private var currentKey = JSONParser.ScannedString.plain(0..<0)
+
+    private enum State {
+        /// At a member's key.
+        case atKey
+        /// A key was read; its value was not.
+        case valuePending
+        /// After a member's value.
+        case valueRead
+        case closed
+    }
+
+    private init(_ parser: consuming JSONParser) throws(JSONParseError) {
+        self.parser = parser
+        state = try self.parser.openDocumentObject() ? .atKey : .closed
+    }
+
+    /// Runs `body` over the object in `bytes`, then reads whatever `body` left, and
+    /// checks that nothing but whitespace follows the object. Throws `JSONParseError`
+    /// where `parse` would, and for a document that is another value.
+    /// (Not generic over a result: callers in other modules would pay for its metadata
+    /// at run time; `body` keeps what it reads in its own variables.)
+    public static func read(
+        _ bytes: [UInt8], maxDepth: Int = 128, _ body: (inout JSONObjectReader) throws(JSONParseError) -> Void
+    ) throws(JSONParseError) {
+        try bytes.withUnsafeBytes { buffer in
+            Result { () throws(JSONParseError) in
+                var reader = try JSONObjectReader(JSONParser(buffer, maxDepth: maxDepth))
+                try body(&reader)
+                while try reader.nextMember() {}
+                try reader.parser.endDocument()
+            }
+        }.get()
+    }
+
+    /// Moves to the next member (its key is `key`, its value next); false once the
+    /// object is closed. A value that was not read is parsed (and dropped) first.
+    public mutating func nextMember() throws(JSONParseError) -> Bool {
+        switch state {
+        case .closed:
+            return false
+        case .valuePending:
+            _ = try parser.parseValue()
+            guard try parser.nextMember() else { return closed() }
+        case .valueRead:
+            guard try parser.nextMember() else { return closed() }
+        case .atKey:
+            break
+        }
+        currentKey = try parser.memberKeyScan()
+        state = .valuePending
+        return true
+    }
+
+    /// The current member's key.
+    public var key: String { parser.string(of: currentKey) }
+
+    /// Whether the current member's key is `name` (compared as read: no String is made).
+    public func keyIs(_ name: StaticString) -> Bool {
+        parser.scanned(currentKey, equals: name)
+    }
+
+    /// The current member's value when it is a string; any other value is parsed and gives nil.
+    public mutating func stringValue() throws(JSONParseError) -> String? {
+        precondition(state == .valuePending, "a member's value is read once, after nextMember()")
+        state = .valueRead
+        return try parser.stringOrSkip()
+    }
+
+    /// Whether the current member's value is the string `literal` (no String is made);
+    /// any value is consumed.
+    public mutating func valueIs(_ literal: StaticString) throws(JSONParseError) -> Bool {
+        precondition(state == .valuePending, "a member's value is read once, after nextMember()")
+        state = .valueRead
+        return try parser.valueIs(literal)
+    }
+
+    /// The current member's value, as a tree.
+    public mutating func value() throws(JSONParseError) -> JSONValue {
+        precondition(state == .valuePending, "a member's value is read once, after nextMember()")
+        state = .valueRead
+        return try parser.parseValue()
+    }
+
+    private mutating func closed() -> Bool {
+        state = .closed
+        return false
+    }
+}

@@ -34,9 +34,13 @@ enum Admission {
         return requested.isEmpty ? defaultOperatorScopes : requested
     }
 
-    /// The scope `method` needs that `scopes` lacks, or nil when it may be called.
-    static func missingScope(method: String, scopes: [String]) -> String? {
-        let needed = writeMethods.contains(method) ? "operator.write" : "operator.read"
-        return scopes.contains(needed) || scopes.contains("operator.admin") ? nil : needed
+    /// The scope `method` needs (looked up once, when the method is registered).
+    static func neededScope(method: String) -> String {
+        writeMethods.contains(method) ? "operator.write" : "operator.read"
+    }
+
+    /// Whether `scopes` admit methods that need `scope` (`operator.admin` admits all).
+    static func admits(_ scopes: [String], _ scope: String) -> Bool {
+        scopes.contains(scope) || scopes.contains("operator.admin")
     }
 }

@@ -19,9 +19,11 @@ final class Connection {
     let channel: StreamChannel
     let peer: SocketAddress?
     unowned let server: GatewayServer
-    private(set) var phase: Phase = .http
+    /// `phase` and `parser` are read for every frame on the loop's thread, and no access to
+    /// them stays open across a call that comes back here: no runtime exclusivity check.
+    @exclusivity(unchecked) private(set) var phase: Phase = .http
     private var httpParser = HTTPHeadParser(maxBytes: 16 * 1024)
-    private var parser = WebSocketParser(role: .server, maxMessageSize: WireProtocol.preHandshakeMaxPayload)
+    @exclusivity(unchecked) private var parser = WebSocketParser(role: .server, maxMessageSize: WireProtocol.preHandshakeMaxPayload)
     private var handshakeTimer: TimerID?
     /// The last event `seq` this connection was sent (`ConnectionOutput.swift` advances it).
     var seq: Int64 = 0
@@ -40,7 +42,14 @@ final class Connection {
     private var presenceEstimate: Int?
     /// Set once this client's departure was counted (closing and closed both report it).
     var leftPresence = false
-    var scopes: [String] = []
+    var scopes: [String] = [] {
+        didSet {  // what they admit, decided once per connection instead of per request
+            mayRead = Admission.admits(scopes, "operator.read")
+            mayWrite = Admission.admits(scopes, "operator.write")
+        }
+    }
+    private(set) var mayRead = false
+    private(set) var mayWrite = false
 
     struct ClientInfo {
         let id: String

@@ -31,7 +31,7 @@ final class GatewayServer {
     /// Clients past hello-ok, in join order (see `Presence.swift`).
     var presence = PresenceRoster()
     private var nextConnId: UInt64 = 1
-    private var methods: [String: (handler: (MethodCall) -> Void, metricIndex: Int)] = [:]
+    private var methods: [String: (handler: (MethodCall) -> Void, metricIndex: Int, needsWrite: Bool)] = [:]
     /// Counters for `/metrics`, bumped on the loop thread. Every access is a short update on
     /// that one thread and none can overlap another, so the per-access runtime exclusivity
     /// check (a measurable share of a `health` request under callgrind) is skipped.
@@ -219,7 +219,8 @@ final class GatewayServer {
 
     /// One frame-building buffer for all connections (the loop is single-threaded),
     /// so idle connections hold no output capacity of their own.
-    private var scratch: [UInt8] = []
+    /// Taken and given back around each frame on the loop's thread: no runtime exclusivity check.
+    @exclusivity(unchecked) private var scratch: [UInt8] = []
 
     func takeScratch() -> [UInt8] {
         var buffer = scratch
@@ -235,7 +236,7 @@ final class GatewayServer {
     // MARK: methods
 
     func registerMethod(_ name: String, _ handler: @escaping (MethodCall) -> Void) {
-        methods[name] = (handler, GatewayMetrics.methodIndex(name))
+        methods[name] = (handler, GatewayMetrics.methodIndex(name), Admission.neededScope(method: name) == "operator.write")
     }
 
     /// Whether `method` is served (hello-ok lists those; messaging and agents register theirs later).
@@ -253,7 +254,8 @@ final class GatewayServer {
             }
             return
         }
-        if let missing = Admission.missingScope(method: method, scopes: connection.scopes) {
+        guard registered.needsWrite ? connection.mayWrite : connection.mayRead else {
+            let missing = Admission.neededScope(method: method)
             call.fail(RPCError(.forbidden, "missing scope: \(missing) (\(method) needs it; connect with it in scopes)",
                                details: ["code": "MISSING_SCOPE", "missingScope": .string(missing)]))
             return

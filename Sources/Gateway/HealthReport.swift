@@ -74,7 +74,10 @@ struct HealthTail {
     func isCurrent(channels: UInt64, sessions: UInt64, ageClockMs: Int64, stores: [StoreHealth]) -> Bool {
         guard let key, key.channels == channels, key.sessions == sessions, key.ageClockMs == ageClockMs,
               key.storeFaults.count == stores.count else { return false }
-        for (i, store) in stores.enumerated() where Fault(store) != key.storeFaults[i] { return false }
+        for i in stores.indices {  // each store's fault read in place: no copy of the store per answer
+            let fault = stores[i].fault()
+            if fault?.cause != key.storeFaults[i]?.cause || fault?.sinceMs != key.storeFaults[i]?.sinceMs { return false }
+        }
         return true
     }
 }

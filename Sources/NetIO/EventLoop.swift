@@ -30,9 +30,10 @@ public final class EventLoop {
     private var timerHeap = TimerHeap()
     private var nextTimerID: UInt64 = 1
     private var turnEnd: [() -> Void] = []
-    var dirtyChannels: [StreamChannel] = []
+    /// Loop-thread only, touched per frame: no runtime exclusivity check (see StreamChannel).
+    @exclusivity(unchecked) var dirtyChannels: [StreamChannel] = []
     /// Unsent bytes queued in all of this loop's channels.
-    public internal(set) var bufferedOutputBytes = 0
+    @exclusivity(unchecked) public internal(set) var bufferedOutputBytes = 0
     /// Above this total, channels with more than `budgetExemptBacklog` unsent bytes are
     /// refused further output: each channel's own bound times many peers is still too much.
     public var outputBudget = Int.max

@@ -30,10 +30,7 @@ extension GatewayServer {
         guard presence.count > 0 else { return }
         var prefix: [UInt8] = []
         JSONByteWriter.appending(to: &prefix) { w in
-            w.beginObject()
-            w.key("type"); w.string("event")
-            w.key("event"); w.string(event)
-            w.key("payload"); writePayload(&w)
+            Connection.writeEventStart(&w, name: event, writingPayload: writePayload)
             if let stateVersion { w.key("stateVersion"); stateVersion.write(to: &w) }
             // No closing brace: each connection's seq goes there.
         }

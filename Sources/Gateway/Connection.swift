@@ -51,32 +51,6 @@ final class Connection {
     private(set) var mayRead = false
     private(set) var mayWrite = false
 
-    struct ClientInfo {
-        let id: String
-        let version: String?
-        let platform: String?
-        let mode: String?
-        let displayName: String?
-        let instanceId: String?
-        let role: String
-
-        /// Everything here is repeated in every presence list: each string is bounded
-        /// (`WireProtocol.maxClientStringBytes`) and so is the number of scopes.
-        func checkBounds(scopes: [String]) throws(RPCError) {
-            let limit = WireProtocol.maxClientStringBytes
-            let fields: [(String, String?)] = [
-                ("client.id", id), ("client.version", version), ("client.platform", platform), ("client.mode", mode),
-                ("client.displayName", displayName), ("client.instanceId", instanceId), ("role", role),
-            ]
-            for (name, value) in fields { if let value { try checkLength(value, field: name, maxBytes: limit) } }
-            guard scopes.count <= WireProtocol.maxScopes else {
-                throw RPCError(.invalidRequest, "scopes lists \(scopes.count) entries; the limit is \(WireProtocol.maxScopes)",
-                               details: ["field": "scopes", "maxItems": .int(Int64(WireProtocol.maxScopes))])
-            }
-            for scope in scopes { try checkLength(scope, field: "scopes", maxBytes: 128) }
-        }
-    }
-
     init(id: String, channel: StreamChannel, server: GatewayServer) {
         self.id = id
         self.channel = channel
@@ -145,9 +119,12 @@ final class Connection {
             phase = .awaitingConnect
             // Until hello-ok a peer has proved nothing: it may queue little (pongs, refusals).
             channel.maxBufferedBytes = min(server.settings.maxBufferedBytes, WireProtocol.preHandshakeMaxOutput)
-            sendEvent("connect.challenge", payload: [
-                "nonce": .string(randomHex(16)), "ts": .int(EventLoop.wallClockMs()),
-            ], withSeq: false)
+            sendEvent("connect.challenge", withSeq: false) { w in
+                w.beginObject()
+                w.key("nonce"); w.string(randomHex(16))
+                w.key("ts"); w.int(EventLoop.wallClockMs())
+                w.endObject()
+            }
             if !leftover.isEmpty {
                 parser.feed(leftover)
                 drainMessages()

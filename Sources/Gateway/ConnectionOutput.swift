@@ -55,14 +55,35 @@ extension Connection {
     }
 
     func sendEvent(_ name: String, payload: JSONValue, stateVersion: StateVersion? = nil, withSeq: Bool = true) {
+        sendEvent(name, stateVersion: stateVersion, withSeq: withSeq) { $0.value(payload) }
+    }
+
+    /// An event for this connection alone, its payload written typed (`connect.challenge`
+    /// starts every handshake).
+    func sendEvent(_ name: String, stateVersion: StateVersion? = nil, withSeq: Bool = true,
+                   writingPayload writePayload: (inout JSONByteWriter) -> Void) {
         guard isOpen else { return }
         server.metrics.eventSent(name)
-        var s: Int64? = nil
-        if withSeq {
-            seq += 1
-            s = seq
+        if withSeq { seq += 1 }
+        var out = server.takeScratch()
+        JSONByteWriter.appending(to: &out) { w in
+            Self.writeEventStart(&w, name: name, writingPayload: writePayload)
+            if withSeq { w.key("seq"); w.int(seq) }
+            if let stateVersion { w.key("stateVersion"); stateVersion.write(to: &w) }
+            w.endObject()
         }
-        sendJSON(Frame.event(name: name, payload: payload, seq: s, stateVersion: stateVersion).json)
+        writeFrame(.text, out)
+        server.returnScratch(out)
+    }
+
+    /// `{"type":"event","event":NAME,"payload":…`: how every event frame starts (`Frame.event`'s
+    /// member order); the caller adds `seq`/`stateVersion` and closes it.
+    static func writeEventStart(_ w: inout JSONByteWriter, name: String,
+                                writingPayload writePayload: (inout JSONByteWriter) -> Void) {
+        w.beginObject()
+        w.key("type"); w.string("event")
+        w.key("event"); w.string(name)
+        w.key("payload"); writePayload(&w)
     }
 
     /// Sends a broadcast event whose JSON was encoded once for everyone: `prefix` is the

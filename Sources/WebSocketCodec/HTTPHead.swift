@@ -20,17 +20,25 @@ public struct HTTPHead: Sendable {
 
     /// The first header with this name (case-insensitive), value trimmed of surrounding whitespace.
     public func header(_ name: String) -> String? {
-        for header in headers where asciiCaseInsensitiveEquals(header.name, name) { return header.value }
+        for header in headers where asciiCaseInsensitiveEquals(header.name.utf8, name.utf8) { return header.value }
         return nil
     }
 
     /// Whether any header with this name has `token` in its comma-separated list
-    /// (case-insensitive), as `Connection: keep-alive, Upgrade` needs.
+    /// (case-insensitive), as `Connection: keep-alive, Upgrade` needs. Compared in
+    /// place, item by item: every WebSocket upgrade asks this twice.
     public func hasToken(_ token: String, inHeader name: String) -> Bool {
-        for header in headers where asciiCaseInsensitiveEquals(header.name, name) {
-            for item in header.value.utf8.split(separator: UInt8(ascii: ",")) {
-                let trimmed = item.drop { $0 == 0x20 || $0 == 0x09 }.reversed().drop { $0 == 0x20 || $0 == 0x09 }
-                if asciiCaseInsensitiveEquals(String(decoding: trimmed.reversed(), as: UTF8.self), token) { return true }
+        for header in headers where asciiCaseInsensitiveEquals(header.name.utf8, name.utf8) {
+            let value = header.value.utf8
+            var start = value.startIndex
+            while true {
+                let end = value[start...].firstIndex(of: UInt8(ascii: ",")) ?? value.endIndex
+                var item = value[start..<end]
+                while let first = item.first, first == 0x20 || first == 0x09 { item = item.dropFirst() }
+                while let last = item.last, last == 0x20 || last == 0x09 { item = item.dropLast() }
+                if asciiCaseInsensitiveEquals(item, token.utf8) { return true }
+                guard end < value.endIndex else { break }
+                start = value.index(after: end)
             }
         }
         return false
@@ -236,8 +244,11 @@ func isTokenChar(_ b: UInt8) -> Bool {
     }
 }
 
-func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
-    a.utf8.count == b.utf8.count && zip(a.utf8, b.utf8).allSatisfy { asciiLower($0) == asciiLower($1) }
+/// Header names and tokens compare ASCII case-insensitively (RFC 9110 §5.1), byte by byte
+/// over whatever views the caller holds, without building strings.
+func asciiCaseInsensitiveEquals<A: Collection, B: Collection>(_ a: A, _ b: B) -> Bool
+where A.Element == UInt8, B.Element == UInt8 {
+    a.count == b.count && a.elementsEqual(b) { asciiLower($0) == asciiLower($1) }
 }
 
 @inline(__always)

@@ -21,13 +21,16 @@ final class Connection {
     unowned let server: GatewayServer
     /// `phase` and `parser` are read for every frame on the loop's thread, and no access to
     /// them stays open across a call that comes back here: no runtime exclusivity check.
-    @exclusivity(unchecked) private(set) var phase: Phase = .http
-    private var httpParser = HTTPHeadParser(maxBytes: 16 * 1024)
-    @exclusivity(unchecked) private var parser = WebSocketParser(role: .server, maxMessageSize: WireProtocol.preHandshakeMaxPayload)
-    private var handshakeTimer: TimerID?
+    /// Phase, parsers and timer are set here and, on a restart, by the hand-over
+    /// (Handover/ConnectionHandover.swift), which carries them to the next instance.
+    @exclusivity(unchecked) var phase: Phase = .http
+    var httpParser = HTTPHeadParser(maxBytes: 16 * 1024)
+    @exclusivity(unchecked) var parser = WebSocketParser(role: .server, maxMessageSize: WireProtocol.preHandshakeMaxPayload)
+    var handshakeTimer: TimerID?
     /// The last event `seq` this connection was sent (`ConnectionOutput.swift` advances it).
     var seq: Int64 = 0
-    let connectedWallMs = EventLoop.wallClockMs()
+    /// When the client connected (kept across a hand-over, for presence).
+    var connectedWallMs = EventLoop.wallClockMs()
     /// Set by a successful `connect`.
     var client: ClientInfo?
     var presenceText: String? {
@@ -79,7 +82,8 @@ final class Connection {
 
     // MARK: input
 
-    private func received(_ bytes: UnsafeRawBufferPointer) {
+    /// Bytes read from the socket (or carried over by a hand-over), handled by phase.
+    func received(_ bytes: UnsafeRawBufferPointer) {
         switch phase {
         case .http:
             receivedHTTP(bytes)
@@ -238,13 +242,18 @@ final class Connection {
 
     /// Called by the server once `connect` is accepted; `writeHello` writes hello-ok.
     func completeHandshake(requestId: String, writingHello writeHello: (inout JSONByteWriter) -> Void) {
+        enterReady()
+        sendResponse(id: requestId, writingPayload: writeHello)
+    }
+
+    /// Past hello-ok: the handshake's limits give way to the configured ones.
+    func enterReady() {
         if let handshakeTimer { server.loop.cancel(handshakeTimer) }
         handshakeTimer = nil
         httpParser = HTTPHeadParser(maxBytes: 0)  // its buffer is no longer needed
         parser.maxMessageSize = server.settings.maxPayload
         phase = .ready
         channel.maxBufferedBytes = server.settings.maxBufferedBytes
-        sendResponse(id: requestId, writingPayload: writeHello)
     }
 
     // MARK: frames after hello-ok

@@ -22,14 +22,20 @@ public struct GatewayOptions: Sendable {
 /// Runs the gateway in the foreground until SIGTERM/SIGINT; returns the exit code.
 public enum GatewayDaemon {
     public static func run(options: GatewayOptions, environment: [String: String] = ProcessEnvironment.current()) -> Int32 {
+        // Client sockets a previous instance handed over (fd store): closed with 1012 when
+        // this start fails, never left hanging.
+        var handedOver: [ActivatedSocket] = []
         func fail(_ kind: String, _ message: String, config: ConfigError? = nil) -> Int32 {
-            FatalLog(kind, message, profile: options.profile ?? "default", config: config).emit(environment: environment)
+            HandoverStore.abandon(handedOver, reason: "gateway failed to start")
+            return FatalLog(kind, message, profile: options.profile ?? "default", config: config).emit(environment: environment)
         }
         // Before anything else (and before any thread exists): take the activated
         // sockets, which also unsets LISTEN_* so children never inherit them.
         let activated: [ActivatedSocket]
         do {
-            activated = try SocketActivation.takeDescriptors(storedNames: []).listeners
+            let descriptors = try SocketActivation.takeDescriptors(storedNames: HandoverStore.names)
+            activated = descriptors.listeners
+            handedOver = descriptors.stored
         } catch {
             return fail("socket", "socket activation: \(error)")
         }
@@ -138,6 +144,8 @@ public enum GatewayDaemon {
                     server.shutdown(signal: signal)
                 }
             }
+            server.takeOver(handedOver)
+            handedOver = []  // the server owns them now
             try server.start()
         } catch {
             return fail("start-up", "start-up: \(error)")

@@ -26,11 +26,14 @@ final class GatewayServer {
     var stores: [StoreHealth] = []
     /// The agent section of `status` (runner, runs in flight with their units and usage).
     var agentStatus: (() -> JSONValue)?
-    /// Every open socket by connection id, from accept until TCP closes.
-    private(set) var connections: [String: Connection] = [:]
+    /// Every open socket by connection id, from accept (or take-over) until TCP closes or it is handed over.
+    var connections: [String: Connection] = [:]
     /// Clients past hello-ok, in join order (see `Presence.swift`).
     var presence = PresenceRoster()
-    private var nextConnId: UInt64 = 1
+    /// Continued from the previous instance's after a take-over, so ids never repeat.
+    var nextConnId: UInt64 = 1
+    /// What this process took over from the previous instance (`status.handover`), if anything.
+    var takeOverReport: TakeOverReport?
     private var methods: [String: (handler: (MethodCall) -> Void, metricIndex: Int, needsWrite: Bool)] = [:]
     /// Counters for `/metrics`, bumped on the loop thread. Every access is a short update on
     /// that one thread and none can overlap another, so the per-access runtime exclusivity
@@ -153,11 +156,16 @@ final class GatewayServer {
             let id = "c\(nextConnId)"
             nextConnId += 1
             metrics.connectionsAccepted &+= 1
-            let connection = Connection(id: id, channel: channel, server: self)
-            connections[id] = connection
-            if let evicted = pending.admit(connection) { evictPending(evicted) }
-            channel.onClose = { [unowned self] _ in self.connectionClosed(id) }
+            register(Connection(id: id, channel: channel, server: self))
         }
+    }
+
+    /// Tracks a connection until its socket closes: one just accepted, or one taken over
+    /// from the previous instance (which may already be past hello-ok).
+    func register(_ connection: Connection) {
+        connections[connection.id] = connection
+        if connection.isPending, let evicted = pending.admit(connection) { evictPending(evicted) }
+        connection.channel.onClose = { [unowned self] _ in self.connectionClosed(connection.id) }
     }
 
     /// Accept retries every 250 ms while out of descriptors: one log line per
@@ -313,6 +321,7 @@ final class GatewayServer {
         if let lastError { o["lastError"] = .string(lastError) }
         if let agent = agentStatus?() { o["agent"] = agent }
         if lastReload.count > 0 { o["reload"] = lastReload.json }
+        if let takeOverReport { o["handover"] = takeOverReport.json }
         return .object(o)
     }
 
@@ -356,7 +365,9 @@ final class GatewayServer {
         ServiceNotifier.ready(status: statusLine)
     }
 
-    /// SIGTERM/SIGINT: tell every client, close them, wait (bounded) for the bytes to leave, then stop the loop.
+    /// SIGTERM/SIGINT: on a restart with room in systemd's fd store, hand every client to the next
+    /// instance (`Handover/HandOver.swift`); otherwise tell every client, close them, wait (bounded)
+    /// for the bytes to leave, then stop the loop.
     /// A restart is expected (1012, `restartExpectedMs`) only while the listening socket stays:
     /// socket-activated, systemd then starts us again on the next connection. `gateway stop`, a
     /// stop of the socket unit and a shutdown queue a stop job on the socket as well, so clients
@@ -367,12 +378,13 @@ final class GatewayServer {
         stopping = true
         isReady = false
         let restartExpected = activation == "socket" && (OwnUnit.socketsStayListening() ?? true)
-        ServiceNotifier.stopping(status: "stopping: closing \(presence.count) client connection(s)")
-        log.notice("shutting down on signal \(signal) (\(presence.count) clients)", fields: [("OPENCLAW_SIGNAL", String(signal))])
         for listener in listeners {
             loop.unregister(fd: listener.fd)
             close(listener.fd)
         }
+        if restartExpected && handOverToNextInstance(signal: signal) { return }
+        ServiceNotifier.stopping(status: "stopping: closing \(presence.count) client connection(s)")
+        log.notice("shutting down on signal \(signal) (\(presence.count) clients)", fields: [("OPENCLAW_SIGNAL", String(signal))])
         var payload = JSONObject()
         payload["reason"] = .string(restartExpected ? "gateway restarting" : "gateway stopping")
         if restartExpected { payload["restartExpectedMs"] = .int(0) }
@@ -382,6 +394,11 @@ final class GatewayServer {
         for connection in connections.values {
             connection.close(code, restartExpected ? "service restart" : "going away")
         }
+        drainThenStop()
+    }
+
+    /// Stops the loop once every connection has closed, or after `shutdownDrainMs`.
+    func drainThenStop() {
         let deadline = EventLoop.nowMs() + Int64(settings.shutdownDrainMs)
         func check() {
             if connections.isEmpty || EventLoop.nowMs() >= deadline {

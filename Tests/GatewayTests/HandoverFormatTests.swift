@@ -17,7 +17,7 @@ import Testing
         device: 8, inode: 41_7733, id: "c19", phase: .http, seq: 0, connectedWallMs: 1_800_000_000_300,
         client: nil, scopes: [], presenceText: nil, input: Array("GET / HTTP/1.1\r\nHo".utf8), output: [])
     static let state = HandoverState(fromPid: 4_321, handedAtMs: 1_800_000_001_000, nextConnId: 20,
-                                     connections: [ready, upgrading, http])
+                                     presenceVersion: 77, healthVersion: 3, connections: [ready, upgrading, http])
 
     static func decode(_ chunks: [ArraySlice<UInt8>], limits: HandoverLimits = HandoverLimits())
         throws(HandoverFormatError) -> HandoverState
@@ -42,11 +42,11 @@ import Testing
     }
 
     @Test func emptyStateAndBigOutput() throws {
-        let empty = HandoverState(fromPid: 1, handedAtMs: 0, nextConnId: 1, connections: [])
+        let empty = HandoverState(fromPid: 1, handedAtMs: 0, nextConnId: 1, presenceVersion: 0, healthVersion: 0, connections: [])
         #expect(try Self.decode([empty.encoded()[...]]) == empty)
         var big = Self.ready
         big.output = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
-        let state = HandoverState(fromPid: 2, handedAtMs: 5, nextConnId: 9, connections: [big])
+        let state = HandoverState(fromPid: 2, handedAtMs: 5, nextConnId: 9, presenceVersion: 1, healthVersion: 1, connections: [big])
         #expect(try Self.decode([state.encoded()[...]]) == state)
     }
 
@@ -54,8 +54,9 @@ import Testing
     /// (a package upgrade starts the new binary on the old binary's state).
     static let v1Fixture: [UInt8] = [
         0x4F, 0x43, 0x48, 0x4F, 0x00, 0x01, 0x00, 0x00,  // "OCHO", v1, reserved
-        0x01, 0x00, 0x00, 0x00, 0x18,  // gateway record, 24 bytes
+        0x01, 0x00, 0x00, 0x00, 0x28,  // gateway record, 40 bytes
         0x00, 0x00, 0x00, 0x07,  0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xE8,  0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0C,  0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02,  // state versions
         0x00, 0x00, 0x00, 0x01,
         0x02, 0x00, 0x00, 0x00, 0x67,  // connection record, 103 bytes
         0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x08,  0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x63,  // device, inode
@@ -72,7 +73,7 @@ import Testing
         0x00, 0x00, 0x00, 0x00, 0x08,  // end record
     ]
 
-    static let v1FixtureState = HandoverState(fromPid: 7, handedAtMs: 1_000, nextConnId: 5, connections: [
+    static let v1FixtureState = HandoverState(fromPid: 7, handedAtMs: 1_000, nextConnId: 5, presenceVersion: 12, healthVersion: 2, connections: [
         HandoverConnection(device: 8, inode: 99, id: "c4", phase: .ready, seq: 11, connectedWallMs: 2_000,
                            client: .init(id: "cli", role: "operator", version: nil, platform: nil, mode: "cli",
                                          displayName: nil, instanceId: nil),

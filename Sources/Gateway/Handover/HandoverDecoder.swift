@@ -40,6 +40,8 @@ struct HandoverGatewayRecord: Equatable, Sendable {
     var fromPid: Int32
     var handedAtMs: Int64
     var nextConnId: UInt64
+    var presenceVersion: Int64
+    var healthVersion: Int64
     var connectionCount: Int
 }
 
@@ -123,8 +125,9 @@ struct HandoverDecoder {
         switch stage {
         case .done:
             guard let gateway else { throw .truncated }
-            return HandoverState(fromPid: gateway.fromPid, handedAtMs: gateway.handedAtMs,
-                                 nextConnId: gateway.nextConnId, connections: connections)
+            return HandoverState(fromPid: gateway.fromPid, handedAtMs: gateway.handedAtMs, nextConnId: gateway.nextConnId,
+                                 presenceVersion: gateway.presenceVersion, healthVersion: gateway.healthVersion,
+                                 connections: connections)
         case .failed(let error):
             throw error
         default:

@@ -6,7 +6,8 @@ enum HandoverFormatV1: HandoverRecordReader {
     {
         let record = HandoverGatewayRecord(
             fromPid: Int32(bitPattern: try fields.u32()), handedAtMs: Int64(bitPattern: try fields.u64()),
-            nextConnId: try fields.u64(), connectionCount: Int(try fields.u32()))
+            nextConnId: try fields.u64(), presenceVersion: Int64(bitPattern: try fields.u64()),
+            healthVersion: Int64(bitPattern: try fields.u64()), connectionCount: Int(try fields.u32()))
         try fields.requireEnd()
         return record
     }

@@ -15,6 +15,9 @@ struct HandoverState: Equatable, Sendable {
     var handedAtMs: Int64
     /// Connection ids continue from here, so a restored `c17` and a new `c17` never coexist.
     var nextConnId: UInt64
+    /// `stateVersion` continues too: clients order presence and health snapshots by it.
+    var presenceVersion: Int64
+    var healthVersion: Int64
     var connections: [HandoverConnection]
 
     /// Header (magic, version, reserved), a `gateway` record, one record per connection, and an
@@ -27,6 +30,8 @@ struct HandoverState: Equatable, Sendable {
             HandoverWriter.u32(UInt32(bitPattern: fromPid), &body)
             HandoverWriter.u64(UInt64(bitPattern: handedAtMs), &body)
             HandoverWriter.u64(nextConnId, &body)
+            HandoverWriter.u64(UInt64(bitPattern: presenceVersion), &body)
+            HandoverWriter.u64(UInt64(bitPattern: healthVersion), &body)
             HandoverWriter.u32(UInt32(connections.count), &body)
         }
         for connection in connections {

@@ -1,0 +1,111 @@
+import Glibc
+import GatewayProtocol
+import JSONCore
+import NetIO
+import SystemdKit
+
+/// Names of what the gateway parks in systemd's fd store (FDNAME=). Client sockets share one
+/// name and are matched to their state by socket identity (`FileIdentity`).
+enum HandoverStore {
+    static let clientName = "openclaw-client"
+    static let stateName = "openclaw-handover"
+    static let names: Set<String> = [clientName, stateName]
+    /// How long the manager may take to read the datagrams before the process exits.
+    static let barrierUsec: UInt64 = 5_000_000
+}
+
+/// The old process's half of a restart hand-over (docs/handover.md).
+extension GatewayServer {
+    /// On SIGTERM with a `restart` job queued and room in the fd store: stops serving, lets the
+    /// work in flight fail with its answers queued to the clients (agent runs, sends; see the
+    /// docs), stores every client socket, then the state in a memfd (last: it commits the
+    /// hand-over), waits for the manager to have read it all, and stops. Returns false, with
+    /// every client still here, when there is nothing to hand over or no room, or storing fails.
+    func handOverToNextInstance(signal: Int32) -> Bool {
+        guard getenv("NOTIFY_SOCKET") != nil, !connections.isEmpty,
+              let capacity = OwnUnit.restartStoreCapacity() else { return false }
+        // Clients past hello-ok first, in join order (the new instance keeps it), then the others.
+        let candidates = presence.order.filter { !$0.leftPresence && $0.phase == .ready }
+            + connections.values.filter(\.isPending)
+        guard !candidates.isEmpty else { return false }
+        guard capacity >= 2 else {
+            log.notice("restart without hand-over: the fd store has no room (FileDescriptorStoreMax=); clients are closed with 1012")
+            return false
+        }
+        let moving = candidates.prefix(capacity - 1)
+        ServiceNotifier.stopping(status: "handing over \(moving.count) client connection(s) to the next instance")
+        log.notice("handing over \(moving.count) client connection(s) to the next instance",
+                   fields: [("OPENCLAW_HANDOVER", "out"), ("OPENCLAW_CLIENTS", String(moving.count)),
+                            ("OPENCLAW_SIGNAL", String(signal))])
+        channels.stop()
+        var fds: [Int32] = []
+        var records: [HandoverConnection] = []
+        for connection in moving {
+            guard let (fd, record) = connection.detachForHandover() else { continue }
+            connections[connection.id] = nil
+            if record.phase == .ready { presence.leave(connection) }
+            fds.append(fd)
+            records.append(record)
+        }
+        let state = HandoverState(fromPid: getpid(), handedAtMs: EventLoop.wallClockMs(), nextConnId: nextConnId,
+                                  presenceVersion: stateVersion.presence, healthVersion: stateVersion.health,
+                                  connections: records)
+        let stateBytes: Int
+        do {
+            stateBytes = try Self.store(fds: fds, state: state)
+        } catch {
+            log.error("hand-over failed: \(error); closing the clients with 1012 instead",
+                      fields: [("OPENCLAW_HANDOVER", "failed")])
+            _ = try? FileDescriptorStore.remove(name: HandoverStore.clientName)
+            _ = try? FileDescriptorStore.remove(name: HandoverStore.stateName)
+            adopt(records, fds: fds)
+            return false
+        }
+        for fd in fds { close(fd) }  // the manager holds them now
+        log.notice("hand-over stored \(fds.count) client connection(s) and the state (\(stateBytes) bytes) in the fd store",
+                   fields: [("OPENCLAW_HANDOVER", "out"), ("OPENCLAW_CLIENTS", String(fds.count))])
+        let left = connections.values.filter(\.isOpen)
+        if !left.isEmpty {
+            log.warning("\(left.count) client connection(s) did not fit in the fd store (FileDescriptorStoreMax=): closed with 1012")
+            broadcast(event: "shutdown", payload: ["reason": "gateway restarting", "restartExpectedMs": .int(0)])
+            for connection in left { connection.close(.serviceRestart, "service restart") }
+        }
+        drainThenStop()
+        return true
+    }
+
+    /// Client fds first, then the state: a crash in between leaves sockets without state,
+    /// which the next instance closes with 1012. Returns the state's size.
+    private static func store(fds: [Int32], state: HandoverState) throws -> Int {
+        struct NoNotifySocket: Error, CustomStringConvertible {
+            var description: String { "NOTIFY_SOCKET is gone" }
+        }
+        guard try FileDescriptorStore.store(fds, name: HandoverStore.clientName, poll: false) else { throw NoNotifySocket() }
+        let bytes = state.encoded()
+        let memfd = try MemoryFile.create(name: HandoverStore.stateName, bytes: bytes)
+        defer { close(memfd) }
+        guard try FileDescriptorStore.store([memfd], name: HandoverStore.stateName, poll: false) else { throw NoNotifySocket() }
+        try FileDescriptorStore.barrier(timeoutUsec: HandoverStore.barrierUsec)
+        return bytes.count
+    }
+
+    /// Puts connections described by hand-over records back on this loop (taken over from the
+    /// previous instance, or kept after a failed hand-over). Returns how many could not be:
+    /// their sockets are closed.
+    @discardableResult
+    func adopt(_ records: [HandoverConnection], fds: [Int32]) -> Int {
+        var failed = 0
+        for (record, fd) in zip(records, fds) {
+            do {
+                let connection = try Connection.restored(record, fd: fd, server: self)
+                register(connection)
+                if connection.phase == .ready { presence.join(connection) }
+            } catch {
+                log.warning("cannot carry on connection \(record.id): \(error)")
+                close(fd)
+                failed += 1
+            }
+        }
+        return failed
+    }
+}

@@ -45,6 +45,7 @@ targets=(
     "JSONFuzz|Sources/JSONCore/*.swift|UTF8Rules"
     "RequestFuzz|Sources/GatewayProtocol/RequestEnvelope.swift|JSONCore UTF8Rules"
     "LedgerFuzz|Sources/Gateway/Messaging/SendLedgerState.swift|JSONCore UTF8Rules"
+    "HandoverFuzz|Sources/Gateway/Handover/HandoverState.swift Sources/Gateway/Handover/HandoverDecoder.swift Sources/Gateway/Handover/HandoverFormatV1.swift|"
     "ConfigFuzz|Sources/Gateway/Channels/IRCConfig.swift Sources/Gateway/Channels/IRCProtocol.swift|OpenClawConfig JSONCore UTF8Rules"
 )
 for entry in "${targets[@]}"; do

@@ -33,6 +33,7 @@ struct ClientProber: GatewayProbing {
             result.activation = status["activation"]?.stringValue
             result.channels = status["channels"]
             result.storage = status["storage"]
+            result.handover = status["handover"]
             result.reload = ReloadOutcome(
                 count: status["reload"]?["count"]?.intValue ?? 0, error: status["reload"]?["error"]?.stringValue)
         }

@@ -82,7 +82,8 @@ enum CommandTree {
     static let start = lifecycle("start", "Start the service through systemd and wait until the gateway answers.")
     static let stop = lifecycle("stop", "Stop the service through systemd and wait until it is inactive.")
     static let restart = lifecycle(
-        "restart", "Restart the service through systemd and wait until the new instance answers.")
+        "restart", "Restart the service through systemd and wait until the new instance answers; connected "
+            + "clients stay connected (handed to the new instance through systemd's fd store).")
 
     static let reload = CommandSpec(
         ["gateway", "reload"],

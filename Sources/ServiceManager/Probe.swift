@@ -19,6 +19,9 @@ public struct ProbeResult: Sendable, Equatable {
     /// The `storage` map of `status`: each durable store (send ledger, transcripts) with
     /// `ok`, and `error`/`since` while it cannot record.
     public var storage: JSONValue?
+    /// The `handover` object of `status`: present when this gateway took over the clients of
+    /// the instance it replaced (docs/handover.md).
+    public var handover: JSONValue?
     /// The `reload` object of `status`: how many reloads the gateway handled and how the last ended.
     public var reload: ReloadOutcome?
     /// Who answered hello-ok (nil from a gateway that does not say).

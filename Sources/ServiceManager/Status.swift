@@ -121,7 +121,7 @@ public struct ServiceSection: Sendable {
 
 public struct StatusReport: Sendable {
     /// Version of the JSON schema (docs/status-json.md); bumped only for additions.
-    public static let schemaVersion = 3
+    public static let schemaVersion = 4
     public var exitCode: StatusExit
     public var profile: String
     public var configPath: String

@@ -89,6 +89,7 @@ extension ProbeResult {
         o["activation"] = activation.json
         o["channels"] = channels ?? .null
         o["storage"] = storage ?? .null
+        o["handover"] = handover ?? .null
         o["identity"] = identity.map(\.json) ?? .null
         o["authRefusal"] = authRefusal.json
         return .object(o)

@@ -64,16 +64,36 @@ public enum OwnUnit {
         }
     }
 
-    /// The unit from the process's cgroup: a user manager's unit when there is one, else the system's.
+    /// The unit this process runs in, from /proc/self/cgroup. Not sd_pid_get_unit: libsystemd
+    /// reads PID 1's cgroup first (to find the root), which a unit with ProtectProc=invisible
+    /// (ours, as a system service) cannot see, so it failed there and stop looked like restart.
     static func current() -> (name: String, user: Bool)? {
-        var name: UnsafeMutablePointer<CChar>?
-        if sd_pid_get_user_unit(0, &name) >= 0, let name {
-            defer { free(name) }
-            return (String(cString: name), true)
+        let fd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while bytes.count < 1 << 16 {
+            let n = read(fd, &chunk, chunk.count)
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { break }
+            bytes += chunk[0..<n]
         }
-        if sd_pid_get_unit(0, &name) >= 0, let name {
-            defer { free(name) }
-            return (String(cString: name), false)
+        return unit(fromCgroup: String(decoding: bytes, as: UTF8.self))
+    }
+
+    /// The innermost `.service` or `.scope` of the systemd hierarchy's line (cgroup v2 `0::`,
+    /// or v1's `name=systemd`), and whether a user manager (`user@UID.service`) contains it.
+    static func unit(fromCgroup text: String) -> (name: String, user: Bool)? {
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            guard fields.count == 3, fields[1].isEmpty || fields[1] == "name=systemd" else { continue }
+            let parts = fields[2].split(separator: "/")
+            guard let index = parts.lastIndex(where: { $0.hasSuffix(".service") || $0.hasSuffix(".scope") }) else {
+                continue
+            }
+            let user = parts[..<index].contains { $0.hasPrefix("user@") && $0.hasSuffix(".service") }
+            return (String(parts[index]), user)
         }
         return nil
     }

@@ -22,8 +22,11 @@ extension GatewayServer {
     /// hand-over), waits for the manager to have read it all, and stops. Returns false, with
     /// every client still here, when there is nothing to hand over or no room, or storing fails.
     func handOverToNextInstance(signal: Int32) -> Bool {
-        guard getenv("NOTIFY_SOCKET") != nil, !connections.isEmpty,
-              let capacity = OwnUnit.restartStoreCapacity() else { return false }
+        guard getenv("NOTIFY_SOCKET") != nil, !connections.isEmpty else { return false }
+        guard let capacity = OwnUnit.restartStoreCapacity() else {
+            log.info("no hand-over: no restart job is queued on the service (or systemd could not be asked in time)")
+            return false
+        }
         // Clients past hello-ok first, in join order (the new instance keeps it), then the others.
         let candidates = presence.order.filter { !$0.leftPresence && $0.phase == .ready }
             + connections.values.filter(\.isPending)

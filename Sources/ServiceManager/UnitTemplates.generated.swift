@@ -33,10 +33,10 @@ TimeoutAbortSec=5s
 # One descriptor per client: the default soft limit (1024) refuses clients long
 # before the box runs out of room. The gateway also raises its soft limit to the hard one.
 LimitNOFILE=65536
-# A restart hands every client socket (and one memfd with their state) to the next
-# instance through systemd's fd store, so clients stay connected (docs/handover.md).
-# Clients beyond this are closed with 1012 as on a stop; 0 turns the hand-over off.
-FileDescriptorStoreMax=4096
+# A restart hands every client socket to the next instance through systemd's fd
+# store, so clients stay connected (docs/handover.md): two entries, one socket
+# bundling the clients and one memfd with their state. 0 turns the hand-over off.
+FileDescriptorStoreMax=8
 WorkingDirectory=@STATE_DIR@
 Environment=OPENCLAW_STATE_DIR=@STATE_DIR@
 LoadCredential=gateway-token:@TOKEN_FILE@
@@ -135,10 +135,10 @@ TimeoutAbortSec=5s
 # One descriptor per client: the default soft limit (1024) refuses clients long
 # before the box runs out of room. The gateway also raises its soft limit to the hard one.
 LimitNOFILE=65536
-# A restart hands every client socket (and one memfd with their state) to the next
-# instance through systemd's fd store, so clients stay connected (docs/handover.md).
-# Clients beyond this are closed with 1012 as on a stop; 0 turns the hand-over off.
-FileDescriptorStoreMax=4096
+# A restart hands every client socket to the next instance through systemd's fd
+# store, so clients stay connected (docs/handover.md): two entries, one socket
+# bundling the clients and one memfd with their state. 0 turns the hand-over off.
+FileDescriptorStoreMax=8
 WorkingDirectory=@STATE_DIR@
 Environment=OPENCLAW_STATE_DIR=@STATE_DIR@
 LoadCredential=gateway-token:@TOKEN_FILE@

@@ -14,6 +14,14 @@ int clinux_accept_nonblocking(int fd);
 /// memory, how the gateway's hand-over state travels through systemd's fd store; -1 + errno on failure.
 int clinux_memfd_create(const char *name);
 
+/// Sends n (1...253, SCM_MAX_FD) descriptors over a connected AF_UNIX socket as one SCM_RIGHTS
+/// message with a one-byte payload (CMSG_* are macros Swift cannot call). 0 or an errno.
+int clinux_send_fds(int sock, const int *fds, int n);
+
+/// Receives one such message without blocking (MSG_CMSG_CLOEXEC) into fds[0..max): the count,
+/// 0 when no message is left (or the peer is gone), -1 + errno on failure. Extra fds are closed.
+int clinux_recv_fds(int sock, int *fds, int max);
+
 // --- messaging engineer: agent child processes (spawn_helpers.c) ---
 #include <sys/types.h>
 

@@ -4,10 +4,11 @@ import JSONCore
 import NetIO
 import SystemdKit
 
-/// Names of what the gateway parks in systemd's fd store (FDNAME=). Client sockets share one
-/// name and are matched to their state by socket identity (`FileIdentity`).
+/// Names of what the gateway parks in systemd's fd store (FDNAME=): the client sockets travel in
+/// one `DescriptorBundle` (systemd's store costs PID 1 O(n²) system calls in the number of fds)
+/// and are matched to their state by socket identity (`FileIdentity`), not by order.
 enum HandoverStore {
-    static let clientName = "openclaw-client"
+    static let clientName = "openclaw-clients"
     static let stateName = "openclaw-handover"
     static let names: Set<String> = [clientName, stateName]
     /// How long the manager may take to read the datagrams before the process exits.
@@ -32,10 +33,11 @@ extension GatewayServer {
             + connections.values.filter(\.isPending)
         guard !candidates.isEmpty else { return false }
         guard capacity >= 2 else {
-            log.notice("restart without hand-over: the fd store has no room (FileDescriptorStoreMax=); clients are closed with 1012")
+            log.notice("restart without hand-over: the fd store has no room (FileDescriptorStoreMax=\(capacity) free, 2 needed); "
+                       + "clients are closed with 1012")
             return false
         }
-        let moving = candidates.prefix(capacity - 1)
+        let moving = candidates
         ServiceNotifier.stopping(status: "handing over \(moving.count) client connection(s) to the next instance")
         log.notice("handing over \(moving.count) client connection(s) to the next instance",
                    fields: [("OPENCLAW_HANDOVER", "out"), ("OPENCLAW_CLIENTS", String(moving.count)),
@@ -67,23 +69,19 @@ extension GatewayServer {
         for fd in fds { close(fd) }  // the manager holds them now
         log.notice("hand-over stored \(fds.count) client connection(s) and the state (\(stateBytes) bytes) in the fd store",
                    fields: [("OPENCLAW_HANDOVER", "out"), ("OPENCLAW_CLIENTS", String(fds.count))])
-        let left = connections.values.filter(\.isOpen)
-        if !left.isEmpty {
-            log.warning("\(left.count) client connection(s) did not fit in the fd store (FileDescriptorStoreMax=): closed with 1012")
-            broadcast(event: "shutdown", payload: ["reason": "gateway restarting", "restartExpectedMs": .int(0)])
-            for connection in left { connection.close(.serviceRestart, "service restart") }
-        }
-        drainThenStop()
+        drainThenStop()  // connections that were already closing finish here
         return true
     }
 
-    /// Client fds first, then the state: a crash in between leaves sockets without state,
-    /// which the next instance closes with 1012. Returns the state's size.
+    /// Client sockets first (one bundle), then the state: a crash in between leaves sockets
+    /// without state, which the next instance closes with 1012. Returns the state's size.
     private static func store(fds: [Int32], state: HandoverState) throws -> Int {
         struct NoNotifySocket: Error, CustomStringConvertible {
             var description: String { "NOTIFY_SOCKET is gone" }
         }
-        guard try FileDescriptorStore.store(fds, name: HandoverStore.clientName, poll: false) else { throw NoNotifySocket() }
+        let bundle = try DescriptorBundle.pack(fds)
+        defer { close(bundle) }
+        guard try FileDescriptorStore.store([bundle], name: HandoverStore.clientName, poll: false) else { throw NoNotifySocket() }
         let bytes = state.encoded()
         let memfd = try MemoryFile.create(name: HandoverStore.stateName, bytes: bytes)
         defer { close(memfd) }

@@ -37,6 +37,8 @@ private enum StateRead {
 extension GatewayServer {
     /// The largest state read back: far above what a gateway's bounded buffers can produce.
     static let maxHandoverStateBytes = 1 << 30
+    /// Client sockets taken from the store at most (the state's own limit).
+    static let maxHandoverClients = HandoverLimits().maxConnections
 
     /// Carries on every stored client socket the state describes and closes the others with
     /// 1012 and a reason (a crash mid-hand-over, an unknown format), then empties the store, so
@@ -51,10 +53,18 @@ extension GatewayServer {
         for descriptor in stored {
             if descriptor.name == HandoverStore.stateName {
                 states.append(descriptor.fd)
-            } else if let identity = FileIdentity(fd: descriptor.fd), sockets[identity] == nil {
-                sockets[identity] = descriptor.fd
-            } else {
-                unmatched.append(descriptor.fd)
+                continue
+            }
+            let clients: [Int32]
+            do {
+                clients = try DescriptorBundle.unpack(descriptor.fd, max: Self.maxHandoverClients)
+            } catch {
+                log.warning("cannot unpack the stored client sockets: \(error)", fields: [("OPENCLAW_HANDOVER", "lost")])
+                clients = []
+            }
+            close(descriptor.fd)
+            for fd in clients {
+                if let identity = FileIdentity(fd: fd), sockets[identity] == nil { sockets[identity] = fd } else { unmatched.append(fd) }
             }
         }
         switch readState(states) {
@@ -146,8 +156,11 @@ extension HandoverStore {
         FrameEncoder.append(.close, payload: FrameEncoder.closePayload(code: .serviceRestart, reason: reason), to: &frame)
         for descriptor in stored {
             if descriptor.name == clientName {
-                _ = send(descriptor.fd, frame, frame.count, Int32(MSG_DONTWAIT) | Int32(MSG_NOSIGNAL))
-                shutdown(descriptor.fd, Int32(SHUT_WR))
+                for fd in (try? DescriptorBundle.unpack(descriptor.fd, max: GatewayServer.maxHandoverClients)) ?? [] {
+                    _ = send(fd, frame, frame.count, Int32(MSG_DONTWAIT) | Int32(MSG_NOSIGNAL))
+                    shutdown(fd, Int32(SHUT_WR))
+                    close(fd)
+                }
             }
             close(descriptor.fd)
         }

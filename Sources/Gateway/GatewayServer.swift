@@ -34,7 +34,11 @@ final class GatewayServer {
     var nextConnId: UInt64 = 1
     /// What this process took over from the previous instance (`status.handover`), if anything.
     var takeOverReport: TakeOverReport?
-    private var methods: [String: (handler: (MethodCall) -> Void, metricIndex: Int, needsWrite: Bool)] = [:]
+    private typealias Method = (handler: (MethodCall) -> Void, metricIndex: Int, needsWrite: Bool)
+    private var methods: [String: Method] = [:]
+    /// The method dispatched last: clients repeat one (a monitor polling `health`), and
+    /// comparing a short name costs far less than hashing it for the table.
+    private var lastMethod: (name: String, method: Method)?
     /// Counters for `/metrics`, bumped on the loop thread. Every access is a short update on
     /// that one thread and none can overlap another, so the per-access runtime exclusivity
     /// check (a measurable share of a `health` request under callgrind) is skipped.
@@ -245,13 +249,20 @@ final class GatewayServer {
 
     func registerMethod(_ name: String, _ handler: @escaping (MethodCall) -> Void) {
         methods[name] = (handler, GatewayMetrics.methodIndex(name), Admission.neededScope(method: name) == "operator.write")
+        lastMethod = nil
     }
 
     /// Whether `method` is served (hello-ok lists those; messaging and agents register theirs later).
     func isRegistered(_ method: String) -> Bool { methods[method] != nil }
 
     func dispatch(id: String, method: String, params: JSONValue, connection: Connection) {
-        let registered = methods[method]
+        let registered: Method?
+        if lastMethod?.name == method {
+            registered = lastMethod?.method
+        } else {
+            registered = methods[method]
+            lastMethod = registered.map { (method, $0) }
+        }
         let call = MethodCall(id: id, method: method, params: params, connection: connection, server: self,
                               metricIndex: registered?.metricIndex ?? GatewayMetrics.otherMethod)
         guard let registered else {

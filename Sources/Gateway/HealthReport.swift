@@ -72,11 +72,12 @@ struct HealthTail {
 
     /// Whether it still shows the present, checked without allocating (once per `health`).
     func isCurrent(channels: UInt64, sessions: UInt64, ageClockMs: Int64, stores: [StoreHealth]) -> Bool {
-        guard let key, key.channels == channels, key.sessions == sessions, key.ageClockMs == ageClockMs,
-              key.storeFaults.count == stores.count else { return false }
+        // Compared through `key?.` rather than bound: binding would copy the key (and retain its array).
+        guard key?.channels == channels, key?.sessions == sessions, key?.ageClockMs == ageClockMs,
+              let known = key?.storeFaults, known.count == stores.count else { return false }
         for i in stores.indices {  // each store's fault read in place: no copy of the store per answer
             let fault = stores[i].fault()
-            if fault?.cause != key.storeFaults[i]?.cause || fault?.sinceMs != key.storeFaults[i]?.sinceMs { return false }
+            if fault?.cause != known[i]?.cause || fault?.sinceMs != known[i]?.sinceMs { return false }
         }
         return true
     }

@@ -23,9 +23,9 @@ public struct JSONObjectReader: ~Copyable {
         case closed
     }
 
-    private init(_ parser: consuming JSONParser) throws(JSONParseError) {
-        self.parser = parser
-        state = try self.parser.openDocumentObject() ? .atKey : .closed
+    private init(_ bytes: UnsafeRawBufferPointer, maxDepth: Int) throws(JSONParseError) {
+        parser = JSONParser(bytes, maxDepth: maxDepth)
+        state = try parser.openDocumentObject() ? .atKey : .closed
     }
 
     /// Runs `body` over the object in `bytes`, then reads whatever `body` left, and
@@ -38,7 +38,7 @@ public struct JSONObjectReader: ~Copyable {
     ) throws(JSONParseError) {
         try bytes.withUnsafeBytes { buffer in
             Result { () throws(JSONParseError) in
-                var reader = try JSONObjectReader(JSONParser(buffer, maxDepth: maxDepth))
+                var reader = try JSONObjectReader(buffer, maxDepth: maxDepth)
                 try body(&reader)
                 while try reader.nextMember() {}
                 try reader.parser.endDocument()

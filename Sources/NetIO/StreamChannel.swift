@@ -8,7 +8,9 @@ import Glibc
 /// instead of letting memory grow.
 public final class StreamChannel {
     public let fd: Int32
-    private unowned let loop: EventLoop
+    /// The loop outlives its channels (it owns their registrations); unchecked, as it is
+    /// used on every read and write.
+    private unowned(unsafe) let loop: EventLoop
     /// Called with bytes read; the buffer is only valid during the call.
     public var onRead: ((UnsafeRawBufferPointer) -> Void)?
     /// Called once when the channel closes: 0 for EOF or a local close, else the errno.

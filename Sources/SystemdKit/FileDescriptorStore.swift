@@ -5,26 +5,18 @@ import Glibc
 /// descriptors in it, and its next instance gets them back, under the names they were stored
 /// with, in LISTEN_FDS/LISTEN_FDNAMES (see `SocketActivation.takeDescriptors`).
 ///
-/// Every call is one `sd_pid_notify_with_fds` datagram; FDNAME applies to every fd of a
-/// datagram, so fds that must be told apart are matched by what they are (a socket's inode),
-/// not by name or order: the store keeps no order.
+/// Every call is one `sd_pid_notify_with_fds` datagram, and FDNAME applies to every fd of it.
+/// Each stored fd costs the manager a comparison with every fd already stored (systemd 252
+/// dedups with kcmp), so many descriptors should travel bundled (`NetIO.DescriptorBundle`).
 public enum FileDescriptorStore {
-    /// The kernel passes at most 253 descriptors in one message (SCM_MAX_FD).
-    static let batchSize = 250
-
-    /// FDSTORE=1 under `name`. With `poll` false (FDPOLL=0) the manager keeps an fd even when
-    /// it reports POLLHUP/POLLERR: a client that hangs up in the middle of a restart is seen
-    /// by the next instance, which closes it, instead of vanishing from the store unannounced.
-    /// Returns false when there is no NOTIFY_SOCKET.
+    /// FDSTORE=1 under `name` (at most 253 fds, the kernel's SCM_MAX_FD). With `poll` false
+    /// (FDPOLL=0) the manager keeps an fd even when it reports POLLHUP/POLLERR, instead of
+    /// dropping it unannounced in the middle of a restart. Returns false when there is no
+    /// NOTIFY_SOCKET.
     @discardableResult
     public static func store(_ fds: [Int32], name: String, poll: Bool = true) throws(SystemdError) -> Bool {
-        for start in stride(from: 0, to: fds.count, by: batchSize) {
-            let batch = Array(fds[start..<min(fds.count, start + batchSize)])
-            let state = "FDSTORE=1\nFDNAME=\(name)" + (poll ? "" : "\nFDPOLL=0")
-            let sent = try send(state, fds: batch)
-            if !sent { return false }
-        }
-        return true
+        guard fds.count <= 253 else { throw SystemdError(call: "sd_pid_notify_with_fds(\(fds.count) fds)", errno: EINVAL) }
+        return try send("FDSTORE=1\nFDNAME=\(name)" + (poll ? "" : "\nFDPOLL=0"), fds: fds)
     }
 
     /// FDSTOREREMOVE=1: the manager closes its copies of every fd stored under `name`.

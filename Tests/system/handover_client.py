@@ -8,7 +8,8 @@ and handshakes in a loop, counting refusals. The host drives it line by line on
 stdin and reads one JSON document per line on stdout:
 
   (start)           -> {"ready": N, "failed": [...]}
-  mark NAME         -> {"mark": NAME}            timestamps a moment (restart begin/end)
+  mark NAME [PID]   -> {"mark": NAME}            timestamps a moment (restart begin/end; the end
+                                                 names the new process's pid)
   check             -> {"pids": {PID: answers}, "closed": N, "silent": N}
                        silent: open clients that got no event since the last mark
   probe SECS        -> {"answered": N, "closed": {CODE: N}, "reasons": [...], "hanging": N}
@@ -120,7 +121,7 @@ class Run:
         self.not_ok = []         # ids answered ok:false, with the error
         self.unexpected = []
         self.samples = []        # (sent, answered, pid) of every answered request
-        self.marks = []          # (name, t)
+        self.marks = []          # (name, t, pid or None)
         self.prober = {"ok": 0, "refused": 0, "failed": 0, "errors": []}
 
     async def connect_all(self, count):
@@ -202,21 +203,19 @@ class Run:
                 "hanging": sum(1 for r, c in zip(results, probed) if r is None and c.close is None)}
 
     def restart_windows(self):
-        """Per restart (marks NAME-begin / NAME-end): time to the first answer from another pid
-        than the one answering before, and the latency of requests alive during that window."""
+        """Per restart (marks NAME-begin, NAME-end PID): time from the begin mark to the first
+        answer from the new process PID, and the latency of requests alive during that window."""
         windows = []
-        marks = dict(self.marks)
-        for name, begin in self.marks:
+        ends = {name: (t, pid) for name, t, pid in self.marks}
+        for name, begin, _ in self.marks:
             if not name.endswith("-begin"):
                 continue
             base = name[:-len("-begin")]
-            before = [pid for s, a, pid in self.samples if a <= begin]
-            old = before[-1] if before else None
-            new = [a for s, a, pid in self.samples if a > begin and pid != old]
-            first_new = min(new) if new else None
-            until = first_new if first_new is not None else marks.get(f"{base}-end", begin)
+            end, new_pid = ends.get(f"{base}-end", (begin, None))
+            first_new = min((a for _, a, pid in self.samples if a > begin and pid == new_pid), default=None)
+            until = first_new if first_new is not None else end
             alive = sorted(a - s for s, a, _ in self.samples if s <= until and a >= begin)
-            windows.append({"name": base, "command_s": marks.get(f"{base}-end", begin) - begin,
+            windows.append({"name": base, "command_s": end - begin,
                             "first_new_answer_s": None if first_new is None else first_new - begin,
                             "requests": len(alive), **percentiles(alive)})
         return windows
@@ -269,7 +268,7 @@ async def main(url, token, count, looping):
     await asyncio.get_running_loop().connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
     while line := (await stdin.readline()).decode().split():
         if line[0] == "mark":
-            run.marks.append((line[1], time.monotonic()))
+            run.marks.append((line[1], time.monotonic(), int(line[2]) if len(line) > 2 else None))
             emit({"mark": line[1]})
         elif line[0] == "check":
             emit(run.check())

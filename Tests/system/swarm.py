@@ -59,8 +59,9 @@ class Swarm:
         old = main_pid(self.box, user)
         self.ask(f"mark {name}-begin")
         result = self.box.run(command, user=user, check=False, timeout=180)
-        self.ask(f"mark {name}-end")
-        return result, old, main_pid(self.box, user)
+        new = main_pid(self.box, user)
+        self.ask(f"mark {name}-end {new}")
+        return result, old, new
 
     def finish(self) -> dict:
         summary = self.ask("finish", timeout=60)

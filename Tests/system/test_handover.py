@@ -1,0 +1,235 @@
+"""Issue 11: a restart is invisible to connected clients (systemd's fd store).
+
+handover_client.py holds the clients inside the box, keeps a `status` request in flight on
+some of them and connects a prober in a loop; the tests restart the gateway under it and
+check what a user's client would notice: no close, no `shutdown` event, every request id
+answered exactly once, event `seq` without a gap, the new process answering, no refused or
+failed connect, and the store empty again afterwards. A SIGKILL in the middle of a hand-over
+(the old process held at a syscall by strace's delay injection, from the host) must leave
+every client resumed or closed with 1012 and a reason, none hanging, nothing in the store.
+With the store disabled (FileDescriptorStoreMax=0) a restart closes with 1012 as before.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+
+import pytest
+
+from conftest import INSIDE, SYSTEM_TOKEN, URL, USER, USER_TOKEN, figure, wait_for
+from swarm import SERVICE, Swarm, main_pid
+
+USER_CONFIG = f"/home/{USER}/.openclaw/openclaw.json"
+SYSTEM_CONFIG = "/var/lib/openclaw/openclaw.json"
+NO_STORE = f"/home/{USER}/.config/systemd/user/{SERVICE}.d/no-fdstore.conf"
+
+
+@pytest.fixture
+def swarm(box):
+    started: list[Swarm] = []
+
+    def start(clients: int, looping: int, token: str = USER_TOKEN) -> Swarm:
+        started.append(Swarm(box, INSIDE, URL, clients, looping, token))
+        return started[-1]
+
+    yield start
+    for one in started:
+        one.stop()
+
+
+def store_count(box, user: str | None) -> int:
+    """How many fds systemd holds for the service (NFileDescriptorStore)."""
+    scope = "--user " if user else ""
+    return int(box.run(f"systemctl {scope}show -P NFileDescriptorStore {SERVICE}", user=user).stdout.strip())
+
+
+def journal(box, user: str | None, lines: int = 30) -> str:
+    """The service's latest journal lines, without the per-client connect/disconnect ones."""
+    scope = "--user " if user else ""
+    out = box.run(f"journalctl {scope}-u {SERVICE} -n 400 -o short-monotonic --no-pager",
+                  user=user, check=False).stdout.splitlines()
+    return "\n".join([line for line in out if not line.endswith(("client connected", "client disconnected"))][-lines:])
+
+
+def write_config(box, path: str, owner: str, tick_ms: int):
+    box.run(f"umask 077 && printf '%s' '{json.dumps({'gateway': {'tickIntervalMs': tick_ms}})}' > {path} "
+            f"&& chown {owner}: {path}")
+
+
+@pytest.fixture
+def fast_ticks(box):
+    """alice's gateway ticks every 500 ms, so every client hears from the new process at once
+    (written before `user_gateway` starts it; that fixture removes the file)."""
+    write_config(box, USER_CONFIG, USER, 500)
+
+
+def restarted(box, clients: Swarm, name: str, command: str, user: str | None) -> int:
+    """Runs a restart between two marks; the new MainPID once it answered a looping client."""
+    r, old, new = clients.restart(name, command, user)
+    assert r.returncode == 0, f"{command}: exit {r.returncode}\n{r.stdout}{r.stderr}"
+    assert new not in (0, old), f"{command}: MainPID {old} -> {new}"
+
+    def answered_by_new():
+        check = clients.ask("check")
+        if check["closed"]:
+            summary = clients.finish()
+            raise AssertionError(f"{name}: {summary['closed_count']} of {summary['clients']} clients were closed, "
+                                 f"e.g. {summary['closed'][:3]}; shutdown events {summary['shutdown_events']}, "
+                                 f"lost requests {summary['lost']}\n{journal(box, user)}")
+        return check["pids"].get(str(new))
+
+    wait_for(answered_by_new, 30, interval=0.2, what=f"{name}: a request answered by the new gateway (pid {new})")
+    return new
+
+
+def assert_invisible(box, clients: Swarm, user: str | None, tick_s: float) -> dict:
+    """Every client heard from the new process; then the summary says nothing was noticed."""
+    wait_for(lambda: clients.ask("check")["silent"] == 0, 2 * tick_s + 5, interval=0.2,
+             what="an event from the new gateway on every client")
+    probe = clients.ask("probe 10", timeout=60)
+    s = clients.finish()
+    assert s["closed_count"] == 0, (s["closed"], journal(box, user))
+    assert probe["hanging"] == 0 and probe["answered"] == s["clients"], probe
+    assert s["shutdown_events"] == 0, s
+    assert s["gap_clients"] == 0, s["gaps"]
+    assert s["lost"] == 0 and s["answered_twice"] == 0 and s["sent"] > 0, s
+    assert s["not_ok_count"] == 0, s["not_ok"]
+    p = s["prober"]
+    assert p["refused"] == 0 and p["failed"] == 0 and p["ok"] > 0, p
+    assert all(w["first_new_answer_s"] is not None for w in s["windows"]), s["windows"]
+    assert wait_for(lambda: store_count(box, user) == 0, 10, what="the store empty after the take-over")
+    return s
+
+
+def test_restart_is_invisible_to_20_clients(box, fast_ticks, user_gateway, swarm):
+    clients = swarm(20, 5)
+    restarted(box, clients, "restart", "openclaw gateway restart", USER)
+    s = assert_invisible(box, clients, USER, 0.5)
+    figure("hand-over, 20 clients: restart -> first answer from the new process",
+           f"{s['windows'][0]['first_new_answer_s'] * 1e3:.0f} ms")
+
+
+@pytest.fixture
+def original_package_back(box):
+    """The upgrade below installs openclaw-newer.deb; the next modules get the original again."""
+    yield
+    box.run("systemctl stop openclaw-gateway.socket openclaw-gateway.service", check=False)
+    box.run("dpkg -i /root/openclaw.deb", timeout=120)
+
+
+@pytest.fixture
+def system_ticks(box):
+    """The system gateway ticks every 2 s (written before `system_gateway` starts it; that fixture removes it)."""
+    write_config(box, SYSTEM_CONFIG, "openclaw", 2000)
+
+
+def test_1000_clients_through_three_restarts_and_an_upgrade(box, newer_deb, original_package_back, system_ticks,
+                                                            system_gateway, swarm):
+    """The packaged system unit: its postinst try-restarts it on upgrade (user gateways are only named)."""
+    old_version, new_version = newer_deb
+    clients = swarm(1000, 50, token=SYSTEM_TOKEN)
+    for n in (1, 2, 3):
+        restarted(box, clients, f"restart{n}", "openclaw gateway restart --system", None)
+    pid = restarted(box, clients, "upgrade", "dpkg -i /root/openclaw-newer.deb", None)
+    doc = json.loads(box.run("openclaw gateway status --system --json").stdout)
+    assert doc["rpc"]["version"] == new_version != old_version and doc["rpc"]["pid"] == pid, doc["rpc"]
+    assert doc["rpc"]["clients"] >= 1000, doc["rpc"]
+    s = assert_invisible(box, clients, None, 2.0)
+    for w in s["windows"]:
+        figure(f"hand-over, 1000 clients, {w['name']}: first answer from the new process / p99 across it",
+               f"{w['first_new_answer_s'] * 1e3:.0f} ms / {w['p99_ms']} ms ({w['requests']} requests)")
+
+
+class HeldAt:
+    """strace (on the host) holds `pid` when it enters `syscall`, so the test can kill it right there."""
+
+    def __init__(self, box, pid: int, syscall: str, log):
+        self.syscall, self.log, self.host_pid = syscall, log, box.host_pid(pid)
+        self.proc = subprocess.Popen(["strace", "-qq", "-p", str(self.host_pid), "-o", str(log),
+                                      "-e", f"trace={syscall}", "-e", f"inject={syscall}:delay_enter=20000000"])
+        wait_for(lambda: self._status("TracerPid") not in (None, "0"), 10, what="strace attached")
+
+    def _status(self, field: str) -> str | None:
+        try:
+            with open(f"/proc/{self.host_pid}/status") as f:
+                return next((line.split(":", 1)[1].strip() for line in f if line.startswith(field + ":")), None)
+        except OSError:
+            return None
+
+    def reached(self) -> bool:
+        if f"{self.syscall}(" in self.log.read_text():
+            return True
+        if self.proc.poll() is not None:
+            raise AssertionError(f"the old gateway exited without calling {self.syscall}: it handed nothing over")
+        return False
+
+    def kill(self):
+        os.kill(self.host_pid, signal.SIGKILL)
+        # strace sleeps out its delay before it notices that its tracee is gone.
+        self.stop()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+
+@pytest.mark.parametrize("syscall, stored, resumed", [
+    # memfd_create comes after the client fds are stored and before their state is: the next
+    # instance cannot resume them and must close each with 1012 and a reason.
+    ("memfd_create", "the connections, not their state", False),
+    # exit_group: everything is in the store, so the next instance resumes every client.
+    ("exit_group", "the connections and their state", True),
+])
+def test_sigkill_during_hand_over_leaves_nothing_hanging(box, fast_ticks, user_gateway, swarm, tmp_path,
+                                                         syscall, stored, resumed):
+    clients = swarm(20, 5)
+    held = HeldAt(box, main_pid(box, USER), syscall, tmp_path / "strace.log")
+    try:
+        restart = box.popen("exec openclaw gateway restart", user=USER)
+        wait_for(held.reached, 15, interval=0.02, what=f"the old gateway at {syscall} during the restart")
+        in_store = store_count(box, USER)
+        held.kill()
+    finally:
+        held.stop()
+    restart.communicate(timeout=60)
+    assert in_store > 0, f"nothing in the store when the old gateway reached {syscall}\n{journal(box, USER)}"
+    wait_for(lambda: store_count(box, USER) == 0, 15, what="the store emptied by the next instance")
+    probe = clients.ask("probe 10", timeout=60)
+    s = clients.finish()
+    assert probe["hanging"] == 0, (probe, journal(box, USER))
+    assert all(c["code"] == 1012 and c["reason"] for c in s["closed"]), (s["closed"], journal(box, USER))
+    assert probe["answered"] + s["closed_count"] == s["clients"], (probe, s["closed_count"])
+    expected = s["clients"] if resumed else 0
+    assert probe["answered"] == expected, (f"with {stored} stored, {probe['answered']} of {s['clients']} "
+                                           f"clients resumed, {expected} expected", probe, journal(box, USER))
+    assert s["prober"]["refused"] == 0, s["prober"]
+    figure(f"SIGKILL at {syscall} ({stored} stored, {in_store} fds)",
+           f"{probe['answered']} resumed, {s['closed_count']} closed 1012")
+
+
+@pytest.fixture
+def store_disabled(box):
+    box.run(f"mkdir -p {os.path.dirname(NO_STORE)} && printf '[Service]\\nFileDescriptorStoreMax=0\\n' > {NO_STORE}"
+            f" && chown -R {USER}: /home/{USER}/.config")
+    box.run("systemctl --user daemon-reload", user=USER)
+    yield
+    box.run(f"rm -f {NO_STORE}")
+    box.run("systemctl --user daemon-reload", user=USER)
+
+
+def test_without_the_store_a_restart_closes_with_1012(box, store_disabled, fast_ticks, user_gateway, swarm):
+    clients = swarm(20, 0)
+    box.run("openclaw gateway restart", user=USER)
+    wait_for(lambda: clients.ask("check")["closed"] == 20, 15, what="every client closed")
+    s = clients.finish()
+    assert {c["code"] for c in s["closed"]} == {1012}, s["closed"]
+    assert s["shutdown_events"] == 20 and s["prober"]["refused"] == 0, s
+    assert store_count(box, USER) == 0

@@ -14,6 +14,8 @@ stdin and reads one JSON document per line on stdout:
                        silent: open clients that got no event since the last mark
   probe SECS        -> {"answered": N, "closed": {CODE: N}, "reasons": [...], "hanging": N}
                        one `status` on every open client; hanging = no answer, no close
+  agent MESSAGE     -> {"agent": FRAME}          the last client starts an `agent` run: its first answer
+  agent-final SECS  -> {"agent": FRAME or null, "close": [CODE, REASON] or null}   its second answer
   finish            -> the summary (see summary()), then exit
 
 Debian's python3-websockets (10.x), like gwclient.py.
@@ -35,6 +37,7 @@ HANDSHAKES_IN_FLIGHT = 64  # below gateway.maxPendingConnections (256)
 REQUEST_PAUSE = 0.02       # per looping client: ~50 requests/s each, so the box is not saturated
 PROBER_PAUSE = 0.1
 LOST_AFTER = 20.0          # a request unanswered this long is counted lost, the loop goes on
+AGENT_ID = "agent-run"
 
 
 def emit(doc):
@@ -62,6 +65,7 @@ class Client:
         self.last_event = time.monotonic()
         self.pending = {}        # request id -> future
         self.close = None        # (code, reason) once closed
+        self.agent_answers = asyncio.Queue()  # `agent` is answered twice: accepted, then final
 
     async def read(self, run):
         try:
@@ -77,6 +81,9 @@ class Client:
                         self.shutdown_events += 1
                     continue
                 frame = json.loads(raw)
+                if frame.get("id") == AGENT_ID:
+                    self.agent_answers.put_nowait(frame)
+                    continue
                 future = self.pending.pop(frame.get("id"), None)
                 if future is None or future.done():
                     run.unexpected.append(frame.get("id"))  # a duplicate or unknown answer
@@ -101,6 +108,17 @@ class Client:
             raise
         try:
             return await asyncio.wait_for(asyncio.shield(future), timeout)
+        except asyncio.TimeoutError:
+            return None
+
+    async def agent(self, message):
+        await self.ws.send(json.dumps({"type": "req", "id": AGENT_ID, "method": "agent", "params": {
+            "message": message, "idempotencyKey": f"handover-{time.monotonic_ns()}"}}))
+        return await self.agent_answer(30)
+
+    async def agent_answer(self, timeout):
+        try:
+            return await asyncio.wait_for(self.agent_answers.get(), timeout)
         except asyncio.TimeoutError:
             return None
 
@@ -274,6 +292,11 @@ async def main(url, token, count, looping):
             emit(run.check())
         elif line[0] == "probe":
             emit(await run.probe(float(line[1])))
+        elif line[0] == "agent":
+            emit({"agent": await run.clients[-1].agent(" ".join(line[1:]))})
+        elif line[0] == "agent-final":
+            last = run.clients[-1]
+            emit({"agent": await last.agent_answer(float(line[1])), "close": last.close})
         elif line[0] == "finish":
             break
     run.stopping = True

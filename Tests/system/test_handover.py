@@ -54,9 +54,9 @@ def journal(box, user: str | None, lines: int = 30) -> str:
     return "\n".join([line for line in out if not line.endswith(("client connected", "client disconnected"))][-lines:])
 
 
-def write_config(box, path: str, owner: str, tick_ms: int):
-    box.run(f"umask 077 && printf '%s' '{json.dumps({'gateway': {'tickIntervalMs': tick_ms}})}' > {path} "
-            f"&& chown {owner}: {path}")
+def write_config(box, path: str, owner: str, tick_ms: int, **sections):
+    config = json.dumps({"gateway": {"tickIntervalMs": tick_ms}, **sections})
+    box.run(f"umask 077 && printf '%s' '{config}' > {path} && chown {owner}: {path}")
 
 
 @pytest.fixture
@@ -110,6 +110,27 @@ def test_restart_is_invisible_to_20_clients(box, fast_ticks, user_gateway, swarm
     s = assert_invisible(box, clients, USER, 0.5)
     figure("hand-over, 20 clients: restart -> first answer from the new process",
            f"{s['windows'][0]['first_new_answer_s'] * 1e3:.0f} ms")
+
+
+@pytest.fixture
+def agent_backend(box):
+    """alice's gateway with fast ticks and the Node agent backend (a "slow" message takes over 3 s)."""
+    write_config(box, USER_CONFIG, USER, 500, agent={"command": ["node", f"{INSIDE}/agent_backend.js"],
+                                                     "timeoutSeconds": 60})
+
+
+def test_agent_run_cut_by_a_hand_over_is_answered_on_the_same_connection(box, agent_backend, user_gateway, swarm):
+    """What cannot move (docs/handover.md): a run in flight ends with an error answer that crosses the
+    hand-over on the connection that asked for it; that connection, like every other, stays."""
+    clients = swarm(3, 1)
+    accepted = clients.ask("agent slow, cut by a restart", timeout=40)["agent"]
+    assert accepted and accepted["ok"] and accepted["payload"]["status"] == "accepted", accepted
+    restarted(box, clients, "restart", "openclaw gateway restart", USER)
+    final = clients.ask("agent-final 20", timeout=30)
+    assert final["close"] is None and final["agent"], (final, journal(box, USER))
+    assert final["agent"]["payload"]["status"] == "error", final
+    assert "the gateway stopped during the run" in json.dumps(final["agent"]), final
+    assert_invisible(box, clients, USER, 0.5)
 
 
 @pytest.fixture

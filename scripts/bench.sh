@@ -166,7 +166,16 @@ closed_loop() { # port conns key-prefix
     NOTE[$k]=$(awk '{ for (i = 2; i <= NF; i++) { split($i, kv, "="); if ((kv[1] == "failed" || kv[1] == "bad" || kv[1] == "dropped") && kv[2] > 0) printf " %s", $i } }' <<<"$r")
     RPS[$k]=$(field "$r" rps); P50[$k]=$(field "$r" p50_us); P99[$k]=$(field "$r" p99_us); MAX[$k]=$(field "$r" max_us)
 }
-for n in 1 16 64 256; do closed_loop "$GW_PORT" "$n" ""; done
+# The C floor, same client, same moment: what this machine allows now. Its rows run
+# right after the gateway's at the same connection count, so that both see the same
+# load on shared cores (the ratios are the check; absolute numbers move with the machine).
+port=$(free_port)
+mkfifo "$TMP/floor"
+"$FLOOR" "$port" >"$TMP/floor" &
+FLOOR_PID=$!
+PIDS+=("$FLOOR_PID")
+read -r line <"$TMP/floor" || true
+[[ $line == LISTENING ]] || fail "the floor server did not start"
 # The same 64-connection row while Prometheus-style scraping runs: GET /metrics once a
 # second (bash's /dev/tcp, no process per scrape). What the counters cost the request
 # path shows as the difference to the row above.
@@ -182,12 +191,20 @@ scrape_metrics() {
         sleep 1
     done
 }
-scrape_metrics &
-SCRAPER=$!
-PIDS+=("$SCRAPER")
-closed_loop "$GW_PORT" 64 scraped
-stop_pid "$SCRAPER"
-SCRAPES=$(cat "$TMP/scrapes" 2>/dev/null || echo 0)
+scraped_row() {
+    scrape_metrics &
+    SCRAPER=$!
+    PIDS+=("$SCRAPER")
+    closed_loop "$GW_PORT" 64 scraped
+    stop_pid "$SCRAPER"
+    SCRAPES=$(cat "$TMP/scrapes" 2>/dev/null || echo 0)
+}
+for n in 1 16 64 256; do
+    closed_loop "$GW_PORT" "$n" ""
+    if (( n == 64 )); then scraped_row; fi
+    if (( n != 16 )); then closed_loop "$port" "$n" floor; fi
+done
+stop_pid "$FLOOR_PID"
 log "handshakes: $HANDSHAKES connections, 64 in flight"
 r=$("$CLIENT" -m handshake -p "$GW_PORT" -t "$OPENCLAW_GATEWAY_TOKEN" -n "$HANDSHAKES" -c 64 -T 60 2>>"$TMP/client.log") \
     || log "warning: handshakes had failures: $r"
@@ -216,18 +233,8 @@ STATUS_MS=$(cli_ms gateway status --json --url "$OPENCLAW_GATEWAY_URL")
 HEALTH_MS=$(cli_ms gateway health)
 stop_gateway
 
-# --- 5. the C floor, same client, same moment: what this machine allows now --
-port=$(free_port)
-mkfifo "$TMP/floor"
-"$FLOOR" "$port" >"$TMP/floor" &
-FLOOR_PID=$!
-PIDS+=("$FLOOR_PID")
-read -r line <"$TMP/floor" || true
-[[ $line == LISTENING ]] || fail "the floor server did not start"
-for n in 1 64 256; do closed_loop "$port" "$n" floor; done
-stop_pid "$FLOOR_PID"
 
-# --- 6. cold start: first connect on an activated socket -> hello-ok --------
+# --- 5. cold start: first connect on an activated socket -> hello-ok --------
 log "cold start through systemd-socket-activate ($REPS runs)"
 cold_samples=()
 for _ in $(seq "$REPS"); do
@@ -245,7 +252,7 @@ for _ in $(seq "$REPS"); do
 done
 COLD_MED=$(printf '%s\n' "${cold_samples[@]}" | median)
 
-# --- 7. restart with 1,000 clients: needs a service manager, so in a booted container ---
+# --- 6. restart with 1,000 clients: needs a service manager, so in a booted container ---
 if [[ ${BENCH_RESTART:-1} == 0 ]]; then
     RESTART_CELL="not measured (BENCH_RESTART=0)"; RESTART_RC=1
 else

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import SYSTEM_TOKEN, USER, as_user as user, gwclient, gwclient_background, unit_props, wait_for
+from conftest import SYSTEM_TOKEN, USER, USER_TOKEN, as_user as user, gwclient, gwclient_background, unit_props, wait_for
 
 SERVICE, SOCKET = "openclaw-gateway.service", "openclaw-gateway.socket"
 USER_CONFIG = f"/home/{USER}/.openclaw/openclaw.json"
@@ -59,9 +59,9 @@ def test_gateway_reload_when_stopped_says_so(box):
     assert r.returncode == 1 and "not running" in r.stderr and "openclaw gateway start" in r.stderr, r.stderr
 
 
-def held_until_closed(box, action):
+def held_until_closed(box, action, token=USER_TOKEN):
     """A client holding a connection while `action` runs; its shutdown event and close frame."""
-    holder = gwclient_background(box, "hold")
+    holder = gwclient_background(box, "hold", token=token)
     assert json.loads(holder.stdout.readline()).get("hello") is not None
     action()
     holder.wait(timeout=20)
@@ -86,3 +86,10 @@ def test_stop_says_going_away_and_a_service_stop_says_come_back(box, user_gatewa
     payload, close = held_until_closed(box, lambda: user(box, f"systemctl --user stop {SERVICE}"))
     assert close["close"] == 1012 and "restartExpectedMs" in payload, (payload, close)
     wait_for(lambda: gwclient(box, "hello", check=False), 10, what="the socket activating again")
+
+
+def test_system_unit_stop_says_going_away(box, system_gateway):
+    """The packaged system unit finds its own unit despite ProtectProc=invisible (PID 1 hidden):
+    a stop there is a stop (1001), not a restart."""
+    payload, close = held_until_closed(box, lambda: box.run("openclaw gateway stop --system"), token=SYSTEM_TOKEN)
+    assert close["close"] == 1001 and "restartExpectedMs" not in payload, (payload, close)

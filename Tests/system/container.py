@@ -47,6 +47,12 @@ class CommandFailed(AssertionError):
     pass
 
 
+def _inside_env() -> dict[str, str]:
+    """The host's environment minus OPENCLAW_*: nsenter and runuser pass it into the box, where a
+    host's OPENCLAW_GATEWAY_TOKEN (scripts/bench.sh exports one) would be the CLI's secret."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("OPENCLAW_")}
+
+
 def _status_field(pid: int, field: str) -> str | None:
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -183,7 +189,8 @@ class Container:
     def run(self, cmd: str, *, user: str | None = None, check: bool = True, timeout: float = 60,
             input: str | None = None) -> subprocess.CompletedProcess:
         """Run a shell command inside the container, as root or as `user` with its user manager's env."""
-        result = subprocess.run(self._argv(cmd, user), capture_output=True, text=True, timeout=timeout, input=input)
+        result = subprocess.run(self._argv(cmd, user), capture_output=True, text=True, timeout=timeout, input=input,
+                                env=_inside_env())
         if check and result.returncode != 0:
             raise CommandFailed(
                 f"{'as ' + user if user else 'as root'}: {cmd}\nexit {result.returncode}\n"
@@ -193,7 +200,7 @@ class Container:
     def popen(self, cmd: str, *, user: str | None = None, **kwargs) -> subprocess.Popen:
         """Start a long-running command inside (for clients that run during a test), as root or `user`."""
         return subprocess.Popen(self._argv(cmd, user), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                **kwargs)
+                                env=_inside_env(), **kwargs)
 
     def _argv(self, cmd: str, user: str | None) -> list[str]:
         """nsenter into every namespace of the container; as `user`, with its user manager's env."""

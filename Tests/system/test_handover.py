@@ -153,11 +153,14 @@ def test_1000_clients_through_three_restarts_and_an_upgrade(box, newer_deb, orig
     old_version, new_version = newer_deb
     clients = swarm(1000, 50, token=SYSTEM_TOKEN)
     for n in (1, 2, 3):
-        restarted(box, clients, f"restart{n}", "openclaw gateway restart --system", None)
+        before = restarted(box, clients, f"restart{n}", "openclaw gateway restart --system", None)
     pid = restarted(box, clients, "upgrade", "dpkg -i /root/openclaw-newer.deb", None)
-    doc = json.loads(box.run("openclaw gateway status --system --json").stdout)
-    assert doc["rpc"]["version"] == new_version != old_version and doc["rpc"]["pid"] == pid, doc["rpc"]
-    assert doc["rpc"]["clients"] >= 1000, doc["rpc"]
+    rpc = json.loads(box.run("openclaw gateway status --system --json").stdout)["rpc"]
+    assert rpc["version"] == new_version != old_version and rpc["pid"] == pid, rpc
+    assert rpc["clients"] >= 1000, rpc
+    # status tells who handed the clients over, and that none of them was closed.
+    handover = rpc["handover"]
+    assert handover["fromPid"] == before and handover["clients"] >= 1000 and handover["closed"] == 0, handover
     s = assert_invisible(box, clients, None, 2.0)
     for w in s["windows"]:
         figure(f"hand-over, 1000 clients, {w['name']}: first answer from the new process / p99 across it",

@@ -32,8 +32,8 @@ extension Connection {
     }
 
     /// The connection `record` describes, carried on over its socket `fd`: no close, no new
-    /// handshake; the unsent output goes first, then the unread input is handled as if just
-    /// read (a frame cut by the restart completes with the next bytes from the client).
+    /// handshake; the unsent output is queued first. The unread input is not handled here: the
+    /// server registers the connection, then hands it to `replay(_:)`.
     static func restored(_ record: HandoverConnection, fd: Int32, server: GatewayServer) throws(SystemCallError) -> Connection {
         let channel = try StreamChannel(loop: server.loop, fd: fd, maxBufferedBytes: server.settings.maxBufferedBytes)
         let connection = Connection(id: record.id, channel: channel, server: server)
@@ -55,7 +55,12 @@ extension Connection {
             connection.enterReady()
         }
         channel.requeue(record.output)
-        record.input.withUnsafeBytes { connection.received($0) }
         return connection
+    }
+
+    /// Handles bytes the previous instance had read and not yet handled, as if just read (a
+    /// frame cut by the restart completes with the next bytes from the client).
+    func replay(_ input: [UInt8]) {
+        input.withUnsafeBytes { received($0) }
     }
 }

@@ -99,8 +99,12 @@ extension GatewayServer {
         for (record, fd) in zip(records, fds) {
             do {
                 let connection = try Connection.restored(record, fd: fd, server: self)
+                // Registered and in presence (by what the record says, once) before its input is
+                // replayed: a replayed frame is dispatched for a known connection, and a replayed
+                // `connect` joins through the handshake like any other.
                 register(connection)
-                if connection.phase == .ready { presence.join(connection) }
+                if record.phase == .ready { presence.join(connection) }
+                connection.replay(record.input)
             } catch {
                 log.warning("cannot carry on connection \(record.id): \(error)")
                 close(fd)

@@ -21,7 +21,7 @@ struct TakeOverReport {
         if let formatVersion { o["formatVersion"] = .int(Int64(formatVersion)) }
         o["clients"] = .int(Int64(restored))
         o["closed"] = .int(Int64(closed))
-        if let closedReason { o["closedReason"] = .string(closedReason) }
+        if closed > 0, let closedReason { o["closedReason"] = .string(closedReason) }
         o["at"] = .string(Timestamp.iso8601(ms: atMs))
         return .object(o)
     }

@@ -119,7 +119,11 @@ def test_follow_across_restart_shows_each_line_once(box):
         first = next(i for i, line in enumerate(lines) if line.endswith("marker-1"))
         second = next(i for i, line in enumerate(lines) if line.endswith("marker-2"))
         assert any(line.endswith("gateway stopped") for line in lines[first:second]), lines
-        assert "Reconnected" in notes and "did not know the last cursor" not in notes, notes
+        # The restart hands the follower's connection to the new process (issue 11): it is neither
+        # closed nor reconnected, and it shows the hand-over. (Reconnecting after a real drop is
+        # Tests/e2e/test_cli_rpc.py's case.)
+        assert any(re.search(r"took over \d+ client connection", line) for line in lines[first:second]), lines
+        assert "Reconnected" not in notes and "did not know the last cursor" not in notes, notes
 
         # Lines may repeat in text (same millisecond, same message), so "no duplicate, no loss" is:
         # the output is one contiguous run of the journal's lines, ending where the follower stopped.

@@ -13,6 +13,19 @@ enum HandoverStore {
     static let names: Set<String> = [clientName, stateName]
     /// How long the manager may take to read the datagrams before the process exits.
     static let barrierUsec: UInt64 = 5_000_000
+    /// Why a stored client is closed when its state did not survive (a crash mid-hand-over).
+    static let stateLost = "gateway restarted; connection state lost"
+
+    /// Removes everything the gateway parked in the store, so nothing stays parked after a
+    /// take-over, a failed hand-over or a failed start. Returns what could not be removed.
+    @discardableResult
+    static func empty() -> [(name: String, error: any Error)] {
+        var failures: [(name: String, error: any Error)] = []
+        for name in [clientName, stateName] {
+            do { try FileDescriptorStore.remove(name: name) } catch { failures.append((name, error)) }
+        }
+        return failures
+    }
 }
 
 /// The old process's half of a restart hand-over (docs/handover.md).
@@ -37,15 +50,14 @@ extension GatewayServer {
                        + "clients are closed with 1012")
             return false
         }
-        let moving = candidates
-        ServiceNotifier.stopping(status: "handing over \(moving.count) client connection(s) to the next instance")
-        log.notice("handing over \(moving.count) client connection(s) to the next instance",
-                   fields: [("OPENCLAW_HANDOVER", "out"), ("OPENCLAW_CLIENTS", String(moving.count)),
+        ServiceNotifier.stopping(status: "handing over \(candidates.count) client connection(s) to the next instance")
+        log.notice("handing over \(candidates.count) client connection(s) to the next instance",
+                   fields: [("OPENCLAW_HANDOVER", "out"), ("OPENCLAW_CLIENTS", String(candidates.count)),
                             ("OPENCLAW_SIGNAL", String(signal))])
         channels.stop()
         var fds: [Int32] = []
         var records: [HandoverConnection] = []
-        for connection in moving {
+        for connection in candidates {
             guard let (fd, record) = connection.detachForHandover() else { continue }
             connections[connection.id] = nil
             if record.phase == .ready { presence.leave(connection) }
@@ -61,8 +73,7 @@ extension GatewayServer {
         } catch {
             log.error("hand-over failed: \(error); closing the clients with 1012 instead",
                       fields: [("OPENCLAW_HANDOVER", "failed")])
-            _ = try? FileDescriptorStore.remove(name: HandoverStore.clientName)
-            _ = try? FileDescriptorStore.remove(name: HandoverStore.stateName)
+            HandoverStore.empty()
             adopt(records, fds: fds)
             return false
         }

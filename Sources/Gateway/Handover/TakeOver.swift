@@ -83,17 +83,15 @@ extension GatewayServer {
             }
             report.closed = adopt(records, fds: fds)
             report.restored = records.count - report.closed
-            report.closedReason = "gateway restarted; connection state lost"
+            report.closedReason = HandoverStore.stateLost
         case .lost(let reason):
             report.closedReason = reason
         }
         unmatched += sockets.values
         for fd in unmatched { closeLost(fd, reason: report.closedReason ?? "gateway restarted") }
         report.closed += unmatched.count
-        for name in [HandoverStore.clientName, HandoverStore.stateName] {
-            do { try FileDescriptorStore.remove(name: name) } catch {
-                log.warning("cannot empty the fd store (\(name)): \(error)")
-            }
+        for (name, error) in HandoverStore.empty() {
+            log.warning("cannot empty the fd store (\(name)): \(error)")
         }
         takeOverReport = report
         if report.restored > 0 || report.fromPid != nil {
@@ -111,9 +109,9 @@ extension GatewayServer {
     /// the clients cannot be carried on. Closes the memfds.
     private func readState(_ fds: [Int32]) -> StateRead {
         defer { for fd in fds { close(fd) } }
-        guard !fds.isEmpty else { return .lost("gateway restarted; connection state lost") }
+        guard !fds.isEmpty else { return .lost(HandoverStore.stateLost) }
         var best: (HandoverState, UInt16)?
-        var problem = "gateway restarted; connection state lost"
+        var problem = HandoverStore.stateLost
         for fd in fds {
             var decoder = HandoverDecoder()
             do {
@@ -164,6 +162,6 @@ extension HandoverStore {
             }
             close(descriptor.fd)
         }
-        for name in names { _ = try? FileDescriptorStore.remove(name: name) }
+        empty()
     }
 }

@@ -257,3 +257,21 @@ def test_without_the_store_a_restart_closes_with_1012(box, store_disabled, fast_
     assert {c["code"] for c in s["closed"]} == {1012}, s["closed"]
     assert s["shutdown_events"] == 20 and s["prober"]["refused"] == 0, s
     assert store_count(box, USER) == 0
+
+
+def test_a_new_process_that_fails_to_start_closes_the_handed_over_clients(box, fast_ticks, user_gateway, swarm):
+    """The config broken between two restarts: the old process hands its clients over, the new one
+    fails on the config. Nobody is left hanging on a socket no process serves: each client gets
+    1012 with the reason, the store is emptied, and `restart` names the cause and what to run."""
+    clients = swarm(20, 5)
+    box.run(f"printf '{{\"gateway\": ' > {USER_CONFIG}")
+    r = box.run("openclaw gateway restart", user=USER, check=False, timeout=120)
+    out = r.stdout + r.stderr
+    assert r.returncode != 0, out
+    assert "openclaw.json" in out and "openclaw gateway status" in out, out
+    wait_for(lambda: clients.ask("check")["closed"] == 20, 15, what="every handed-over client closed")
+    s = clients.finish()
+    assert {(c["code"], c["reason"]) for c in s["closed"]} == {(1012, "gateway failed to start")}, \
+        (s["closed"], journal(box, USER))
+    assert store_count(box, USER) == 0
+    assert "handing over 20 client connection(s)" in journal(box, USER, 400), journal(box, USER)

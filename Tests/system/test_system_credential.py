@@ -103,8 +103,10 @@ def test_status_and_doctor_name_the_token_file_and_a_stale_copy(box, installed):
     assert box.run(f"test -e {STATE}/gateway.token", check=False).returncode != 0
 
 
-def test_doctor_fix_migrates_a_unit_that_loads_the_state_dirs_token(box, installed):
-    """A system install of the previous version: the unit loads the token from alice's state dir."""
+@pytest.fixture
+def previous_layout(box, installed) -> str:
+    """A system install of the previous version: the unit loads the token from alice's state dir
+    (running on it); the token clients have is returned."""
     token = read(box, CRED)
     unit_file = f"/etc/systemd/system/{UNIT}.service"
     box.run(f"sed -i 's|^LoadCredential=.*|LoadCredential=gateway-token:{STATE}/gateway.token|' {unit_file}")
@@ -112,6 +114,18 @@ def test_doctor_fix_migrates_a_unit_that_loads_the_state_dirs_token(box, install
     box.run(f"umask 077 && echo {token} > {STATE}/gateway.token", user=USER)
     box.run(f"rm {CRED} && systemctl daemon-reload")
     restart_and_wait(box, UNIT, URL, f"{STATE}/gateway.token")
+    return token
+
+
+def assert_migrated(box, token: str):
+    """The unit loads root's file, holding the token clients have; the state dir's copy is gone."""
+    assert read(box, CRED) == token, "the migration kept the token clients have"
+    assert box.run(f"test -e {STATE}/gateway.token", check=False).returncode != 0
+    assert loaded_credential(box, FLAGS) == CRED
+    assert gwclient(box, "hello", token=CRED, url=URL)[0]["type"] == "hello-ok"
+
+
+def test_doctor_fix_migrates_a_unit_that_loads_the_state_dirs_token(box, previous_layout):
     r = box.run(f"openclaw doctor {FLAGS}", check=False)
     print(r.stdout)
     assert r.returncode != 0 and "credential-unsafe" in r.stdout and "token-missing" not in r.stdout
@@ -120,10 +134,16 @@ def test_doctor_fix_migrates_a_unit_that_loads_the_state_dirs_token(box, install
     r = box.run(f"openclaw doctor {FLAGS} --fix", check=False)
     print(r.stdout, r.stderr)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert read(box, CRED) == token, "the migration kept the token clients have"
-    assert box.run(f"test -e {STATE}/gateway.token", check=False).returncode != 0
-    assert loaded_credential(box, FLAGS) == CRED
-    assert gwclient(box, "hello", token=CRED, url=URL)[0]["type"] == "hello-ok"
+    assert_migrated(box, previous_layout)
+
+
+def test_package_upgrade_migrates_a_profile_unit_that_loads_the_state_dirs_token(box, previous_layout):
+    """The package's postinst migrates what an earlier `install --system` wrote, instead of leaving
+    the profile exposed until someone runs doctor: the same fix, run for each such unit in /etc."""
+    r = box.run("dpkg -i /root/openclaw.deb", timeout=180)
+    print(r.stdout, r.stderr)
+    assert f"{UNIT}.service now loads its token from {CRED}" in r.stdout, r.stdout + r.stderr
+    assert_migrated(box, previous_layout)
 
 
 @pytest.mark.parametrize("old_token", ["copied", "symlink"])

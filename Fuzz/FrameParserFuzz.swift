@@ -5,7 +5,8 @@
 // explores both roles and many split points; the rest is the stream. Beyond
 // "no crash", it checks the parser's promises: text is valid UTF-8, data
 // messages respect the limit, errors are sticky, and what the encoder writes
-// the parser reads back unchanged.
+// the parser reads back unchanged. Messages are read as the gateway reads them
+// (`nextInput`, text lent from the buffer); the round trip reads through `next`.
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func frameParserFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
@@ -24,7 +25,7 @@ public func frameParserFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         offset = end
         while true {
             do {
-                guard let message = try parser.next() else { break }
+                guard let message = try parser.nextInput() else { break }
                 switch message {
                 case .text(let bytes):
                     precondition(bytes.count <= limit && UTF8Validator.isValid(bytes))

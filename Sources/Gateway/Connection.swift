@@ -153,9 +153,9 @@ final class Connection {
 
     private func drainMessages() {
         while phase == .awaitingConnect || phase == .ready {
-            let message: WebSocketMessage?
+            let message: WebSocketInput?
             do {
-                message = try parser.next()
+                message = try parser.nextInput()
             } catch {
                 server.log.info("protocol error: \(error.reason)", fields: logFields + [("OPENCLAW_CLOSE_CODE", String(error.closeCode.rawValue))])
                 close(error.closeCode, error.reason)
@@ -163,7 +163,7 @@ final class Connection {
             }
             guard let message else { return }
             switch message {
-            case .text(let bytes):
+            case .text(let bytes):  // borrowed from the parser's buffer; gone by the next nextInput()
                 if phase == .awaitingConnect { handleFirstFrame(bytes) } else { handleFrame(bytes) }
             case .binary:
                 close(.unsupportedData, "binary frames are not supported")
@@ -184,7 +184,7 @@ final class Connection {
 
     // MARK: handshake
 
-    private func handleFirstFrame(_ bytes: [UInt8]) {
+    private func handleFirstFrame(_ bytes: ArraySlice<UInt8>) {
         guard let (id, method, params) = readRequest(bytes, refusal: "first frame must be a connect request") else {
             return
         }
@@ -198,7 +198,7 @@ final class Connection {
 
     /// Parses the first message into a request. Anything else is refused: an error response
     /// when the id can be read, then close 1008 with `refusal`.
-    private func readRequest(_ bytes: [UInt8], refusal: String) -> (String, String, JSONValue?)? {
+    private func readRequest(_ bytes: ArraySlice<UInt8>, refusal: String) -> (String, String, JSONValue?)? {
         let json: JSONValue
         do {
             json = try JSONValue.parse(bytes)
@@ -269,7 +269,7 @@ final class Connection {
     /// After hello-ok only WebSocket-level violations close the socket (as upstream): a frame
     /// that is not valid JSON or not a valid `req`/`cancel` is answered with an error when its
     /// id can be read, logged, and the connection stays.
-    private func handleFrame(_ bytes: [UInt8]) {
+    private func handleFrame(_ bytes: ArraySlice<UInt8>) {
         if let request = RequestEnvelope(reading: bytes) {  // nearly every frame: no tree for it
             server.dispatch(id: request.id, method: request.method, params: request.params ?? .object(JSONObject()),
                             connection: self)

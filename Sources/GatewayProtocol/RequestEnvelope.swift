@@ -22,6 +22,11 @@ public struct RequestEnvelope: Sendable, Equatable {
     /// `Frame(json: JSONValue.parse(bytes))`, which names what is wrong. Whatever this
     /// returns, that way returns as `.request` too (checked by the tests and JSONReaderFuzz).
     public init?(reading bytes: [UInt8]) {
+        self.init(reading: bytes[...])
+    }
+
+    /// `init(reading:)` of a message lent by the WebSocket parser (a slice of its buffer).
+    public init?(reading bytes: ArraySlice<UInt8>) {
         // Outer nil: not seen yet; inner nil (and false): seen, not a string (not "req").
         var isRequest: Bool?, id: String??, method: String??, params: JSONValue?
         do {

@@ -36,6 +36,13 @@ public struct JSONObjectReader: ~Copyable {
     public static func read(
         _ bytes: [UInt8], maxDepth: Int = 128, _ body: (inout JSONObjectReader) throws(JSONParseError) -> Void
     ) throws(JSONParseError) {
+        try read(bytes[...], maxDepth: maxDepth, body)
+    }
+
+    /// `read` of a slice (a message lent by the WebSocket parser from its buffer).
+    public static func read(
+        _ bytes: ArraySlice<UInt8>, maxDepth: Int = 128, _ body: (inout JSONObjectReader) throws(JSONParseError) -> Void
+    ) throws(JSONParseError) {
         try bytes.withUnsafeBytes { buffer in
             Result { () throws(JSONParseError) in
                 var reader = try JSONObjectReader(buffer, maxDepth: maxDepth)

@@ -18,7 +18,7 @@ public enum FrameEncoder {
         if let maskingKey {
             out.withUnsafeMutableBytes { raw in
                 // The parser's unmask takes the key as loaded from wire-order bytes.
-                WebSocketParser.unmask(raw.baseAddress! + start, count: count, key: maskingKey.bigEndian)
+                _ = WebSocketParser.unmask(raw.baseAddress! + start, count: count, key: maskingKey.bigEndian)
             }
         }
     }

@@ -26,6 +26,34 @@ public enum WebSocketMessage: Sendable, Equatable {
     case close(code: UInt16?, reason: String)
 }
 
+/// One complete message as `WebSocketParser.nextInput()` gives it: a text message is not
+/// copied out of the parser but lent as a slice of its input buffer (unmasked in place and
+/// validated), which is all a reader that parses it right away needs. Other messages are
+/// as in `WebSocketMessage`.
+public enum WebSocketInput: Sendable {
+    /// Shares the parser's buffer: drop it before the next `feed`/`nextInput` (as a
+    /// `switch` over one message does), or the parser's next write to its buffer has to
+    /// copy the buffer instead of reusing it.
+    case text(ArraySlice<UInt8>)
+    case binary([UInt8])
+    case ping([UInt8])
+    case pong([UInt8])
+    case close(code: UInt16?, reason: String)
+}
+
+extension WebSocketMessage {
+    /// `input` with its text copied into an array of its own.
+    public init(_ input: WebSocketInput) {
+        switch input {
+        case .text(let bytes): self = .text(Array(bytes))
+        case .binary(let bytes): self = .binary(bytes)
+        case .ping(let bytes): self = .ping(bytes)
+        case .pong(let bytes): self = .pong(bytes)
+        case .close(let code, let reason): self = .close(code: code, reason: reason)
+        }
+    }
+}
+
 /// Incremental RFC 6455 frame parser: `feed` bytes as they arrive, then call
 /// `next` until it returns nil.
 ///
@@ -102,6 +130,12 @@ public struct WebSocketParser: Sendable {
 
     /// Next complete message, nil when more bytes are needed.
     public mutating func next() throws(WebSocketProtocolError) -> WebSocketMessage? {
+        try nextInput().map(WebSocketMessage.init)
+    }
+
+    /// `next()` without copying a text message out of the buffer (the server's hot path:
+    /// no allocation per request).
+    public mutating func nextInput() throws(WebSocketProtocolError) -> WebSocketInput? {
         if let failure { throw failure }
         do {
             guard let message = try parseNext() else {
@@ -131,7 +165,7 @@ public struct WebSocketParser: Sendable {
         }
     }
 
-    private mutating func parseNext() throws(WebSocketProtocolError) -> WebSocketMessage? {
+    private mutating func parseNext() throws(WebSocketProtocolError) -> WebSocketInput? {
         while true {
             let available = buffer.count - readIndex
             guard available >= 1 else { return nil }
@@ -218,13 +252,19 @@ public struct WebSocketParser: Sendable {
             }
 
             if fin && opcode != .continuation {
-                let payload = extract(from: payloadStart, count: payloadLength, key: key)
-                guard opcode == .text else { return .binary(payload) }
-                let valid = payload.withUnsafeBytes { utf8.consume(UnsafeRawBufferPointer(rebasing: $0[checked...])) }
+                guard opcode == .text else { return .binary(extract(from: payloadStart, count: payloadLength, key: key)) }
+                // Unmasked where it lies (the bytes before `readIndex` are never read again), then
+                // lent out: no copy. All ASCII and nothing checked ahead: valid without a second pass.
+                let payload = payloadStart..<(payloadStart + payloadLength)
+                let valid = buffer.withUnsafeMutableBytes { raw in
+                    let bytes = UnsafeMutableRawBufferPointer(rebasing: raw[payload])
+                    let ascii = Self.unmask(bytes.baseAddress, count: bytes.count, key: key)
+                    return ascii && checked == 0 || utf8.consume(UnsafeRawBufferPointer(rebasing: bytes[checked...]))
+                }
                 guard valid && utf8.isAtBoundary else {
                     throw WebSocketProtocolError(.invalidPayload, "text message is not valid UTF-8")
                 }
-                return .text(payload)
+                return .text(buffer[payload])
             }
 
             if opcode != .continuation { messageOpcode = opcode }
@@ -233,7 +273,7 @@ public struct WebSocketParser: Sendable {
             let isText = messageOpcode == .text
             let valid = fragments.withUnsafeMutableBytes { raw in
                 let tail = UnsafeMutableRawBufferPointer(rebasing: raw[start...])
-                if let key { Self.unmask(tail.baseAddress, count: tail.count, key: key) }
+                if let key { _ = Self.unmask(tail.baseAddress, count: tail.count, key: key) }
                 return !isText || utf8.consume(UnsafeRawBufferPointer(rebasing: tail[checked...]))
             }
             guard valid else { throw WebSocketProtocolError(.invalidPayload, "text message is not valid UTF-8") }
@@ -246,7 +286,7 @@ public struct WebSocketParser: Sendable {
             guard utf8.isAtBoundary else {
                 throw WebSocketProtocolError(.invalidPayload, "text message ends inside a UTF-8 sequence")
             }
-            return .text(message)
+            return .text(message[...])
         }
     }
 
@@ -267,7 +307,7 @@ public struct WebSocketParser: Sendable {
         }
     }
 
-    private func closeMessage(_ payload: [UInt8]) throws(WebSocketProtocolError) -> WebSocketMessage {
+    private func closeMessage(_ payload: [UInt8]) throws(WebSocketProtocolError) -> WebSocketInput {
         guard !payload.isEmpty else { return .close(code: nil, reason: "") }
         guard payload.count >= 2 else { throw WebSocketProtocolError(.protocolError, "close payload of 1 byte") }
         let code = UInt16(payload[0]) << 8 | UInt16(payload[1])
@@ -289,30 +329,36 @@ public struct WebSocketParser: Sendable {
                 let source = raw.baseAddress! + start
                 let destination = UnsafeMutableRawPointer(out.baseAddress!)
                 destination.copyMemory(from: source, byteCount: count)
-                if let key { Self.unmask(destination, count: count, key: key) }
+                if let key { _ = Self.unmask(destination, count: count, key: key) }
             }
             initialized = count
         }
     }
 
     /// XORs `count` bytes in place with the 4-byte key (in wire order, loaded
-    /// natively), eight bytes at a time. Payload offset 0 lines up with key byte 0.
+    /// natively; nil: an unmasked frame, left as it is), eight bytes at a time. Payload
+    /// offset 0 lines up with key byte 0. Returns whether every resulting byte is ASCII,
+    /// seen on the way for free (the common text message then needs no UTF-8 pass).
     @inline(__always)
-    static func unmask(_ pointer: UnsafeMutableRawPointer?, count: Int, key: UInt32) {
-        guard let pointer, count > 0 else { return }
-        let key64 = UInt64(key) | UInt64(key) << 32
+    static func unmask(_ pointer: UnsafeMutableRawPointer?, count: Int, key: UInt32?) -> Bool {
+        guard let pointer, count > 0 else { return true }
+        let key64 = key.map { UInt64($0) | UInt64($0) << 32 } ?? 0
+        var seen: UInt64 = 0
         var i = 0
         while i + 8 <= count {
-            let word = pointer.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            pointer.storeBytes(of: word ^ key64, toByteOffset: i, as: UInt64.self)
+            let word = pointer.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ key64
+            if key != nil { pointer.storeBytes(of: word, toByteOffset: i, as: UInt64.self) }
+            seen |= word
             i += 8
         }
         // After `.littleEndian`, wire key byte n sits in bits 8n…8n+7 on any host.
-        let keyBytes = key.littleEndian
+        let keyBytes = (key ?? 0).littleEndian
         while i < count {
-            let keyByte = UInt8(truncatingIfNeeded: keyBytes >> (UInt32(i & 3) * 8))
-            pointer.storeBytes(of: pointer.load(fromByteOffset: i, as: UInt8.self) ^ keyByte, toByteOffset: i, as: UInt8.self)
+            let byte = pointer.load(fromByteOffset: i, as: UInt8.self) ^ UInt8(truncatingIfNeeded: keyBytes >> (UInt32(i & 3) * 8))
+            if key != nil { pointer.storeBytes(of: byte, toByteOffset: i, as: UInt8.self) }
+            seen |= UInt64(byte)
             i += 1
         }
+        return seen & 0x8080_8080_8080_8080 == 0
     }
 }

@@ -234,6 +234,21 @@ private let hello = Array("Hello".utf8)
         #expect(parser.bufferedByteCount == 0)
     }
 
+    /// `nextInput` lends text from the parser's buffer; a message kept past the next read
+    /// must not see the buffer reused under it (masked, so unmasking in place is exercised).
+    @Test func lentTextSurvivesTheNextRead() throws {
+        var parser = WebSocketParser(role: .server, maxMessageSize: 100)
+        parser.feed(frame(1, Array("first ✓".utf8)) + frame(1, Array("second".utf8)))
+        guard case .text(let first)? = try parser.nextInput() else { Issue.record("no text"); return }
+        parser.feed(frame(1, Array("third".utf8)))
+        guard case .text(let second)? = try parser.nextInput() else { Issue.record("no text"); return }
+        #expect(try parser.next() == .text(Array("third".utf8)))
+        #expect(try parser.nextInput() == nil)
+        parser.feed(frame(1, Array("fourth".utf8)))
+        #expect(try parser.next() == .text(Array("fourth".utf8)))
+        #expect(Array(first) == Array("first ✓".utf8) && Array(second) == Array("second".utf8))
+    }
+
     @Test func manyMessagesInOneFeed() throws {
         var bytes: [UInt8] = []
         for i in 0..<1000 { bytes += frame(1, Array("message \(i)".utf8)) }

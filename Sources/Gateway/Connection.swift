@@ -343,7 +343,7 @@ final class Connection {
     static let frameHeaderBytes = 10
 
     /// Frames of at least this many payload bytes go to the kernel straight from the
-    /// caller's arrays when nothing is queued (`StreamChannel.write(head:body:tail:)`),
+    /// caller's buffers when nothing is queued (`StreamChannel.write(head:body:tail:)`),
     /// saving a copy of a large hello-ok or broadcast event; smaller ones are queued, so a
     /// turn's frames for one peer leave in one syscall.
     static let directWriteBytes = 4096
@@ -351,21 +351,20 @@ final class Connection {
     /// Queues one frame whose payload is `payload` then `tail`; a peer whose queue is full
     /// is a slow consumer and is dropped.
     func writeFrame(_ opcode: Opcode, _ payload: [UInt8], tail: [UInt8] = []) {
+        writeFrame(opcode, payload.span, tail: tail.span)
+    }
+
+    /// `writeFrame` for bytes borrowed where they were written (an answer still in its writer).
+    func writeFrame(_ opcode: Opcode, _ payload: Span<UInt8>, tail: Span<UInt8> = Span()) {
         let count = payload.count + tail.count
         let ok: Bool
         if count >= Self.directWriteBytes {
             var head: [UInt8] = []
             FrameEncoder.appendHeader(opcode, payloadCount: count, to: &head)
-            ok = channel.write(head: head, body: payload, tail: tail)
-        } else if tail.isEmpty {
-            ok = channel.write(reserving: count + Self.frameHeaderBytes) { out in
-                FrameEncoder.append(opcode, payload: payload, to: &out)
-            }
+            ok = channel.write(head: head.span, body: payload, tail: tail)
         } else {
             ok = channel.write(reserving: count + Self.frameHeaderBytes) { out in
-                FrameEncoder.appendHeader(opcode, payloadCount: count, to: &out)
-                out.append(contentsOf: payload)
-                out.append(contentsOf: tail)
+                FrameEncoder.append(opcode, payload: payload, then: tail, to: &out)
             }
         }
         if !ok && phase != .closing {

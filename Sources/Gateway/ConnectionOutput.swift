@@ -12,27 +12,27 @@ extension Connection {
     }
 
     /// The success envelope with its payload written straight into the frame (the hot path:
-    /// no tree for the envelope, none for a payload its handler writes typed).
-    /// `writePayload` writes exactly one JSON value.
+    /// no tree for the envelope, none for a payload its handler writes typed, and no array
+    /// in between: an answer that fits the writer's stack buffer is copied once, into the
+    /// socket's queue). `writePayload` writes exactly one JSON value.
     func sendResponse(id: String, writingPayload writePayload: (inout JSONByteWriter) -> Void) {
         guard isOpen else { return }
-        var out = server.takeScratch()
-        JSONByteWriter.appending(to: &out) { w in
+        var refusedSize: Int?
+        server.encode({ w in
             w.beginObject()
-            w.key("type"); w.string("res")
+            w.key("type"); w.encoded("\"res\"")
             w.key("id"); w.string(id)
             w.key("ok"); w.bool(true)
             w.key("payload"); writePayload(&w)
             w.endObject()
-        }
-        let size = out.count
-        if channel.bufferedBytes + size + Self.frameHeaderBytes > channel.maxBufferedBytes {
-            server.returnScratch(out)
-            sendResponse(id: id, error: responseTooLarge(size))
-            return
-        }
-        writeFrame(.text, out)
-        server.returnScratch(out)
+        }, then: { json in
+            if channel.bufferedBytes + json.count + Self.frameHeaderBytes > channel.maxBufferedBytes {
+                refusedSize = json.count
+            } else {
+                writeFrame(.text, json)
+            }
+        })
+        if let refusedSize { sendResponse(id: id, error: responseTooLarge(refusedSize)) }
     }
 
     /// An answer that cannot be queued is refused on its own; the connection stays up.
@@ -65,15 +65,12 @@ extension Connection {
         guard isOpen else { return }
         server.metrics.eventSent(name)
         if withSeq { seq += 1 }
-        var out = server.takeScratch()
-        JSONByteWriter.appending(to: &out) { w in
+        server.encode({ w in
             Self.writeEventStart(&w, name: name, writingPayload: writePayload)
             if withSeq { w.key("seq"); w.int(seq) }
             if let stateVersion { w.key("stateVersion"); stateVersion.write(to: &w) }
             w.endObject()
-        }
-        writeFrame(.text, out)
-        server.returnScratch(out)
+        }, then: { writeFrame(.text, $0) })
     }
 
     /// `{"type":"event","event":NAME,"payload":…`: how every event frame starts (`Frame.event`'s
@@ -109,9 +106,6 @@ extension Connection {
 
     private func sendJSON(_ value: JSONValue) {
         guard isOpen else { return }
-        var out = server.takeScratch()
-        value.serialize(into: &out)
-        writeFrame(.text, out)
-        server.returnScratch(out)
+        server.encode({ $0.value(value) }, then: { writeFrame(.text, $0) })
     }
 }

@@ -227,22 +227,21 @@ final class GatewayServer {
         settings.secret == nil ? .none : settings.auth
     }
 
-    // MARK: output scratch
+    // MARK: output spill
 
-    /// One frame-building buffer for all connections (the loop is single-threaded),
-    /// so idle connections hold no output capacity of their own.
-    /// Taken and given back around each frame on the loop's thread: no runtime exclusivity check.
-    @exclusivity(unchecked) private var scratch: [UInt8] = []
+    /// Where an answer too long for the JSON writer's stack buffer is gathered: one for all
+    /// connections (the loop is single-threaded), kept between answers so a large hello-ok
+    /// does not regrow an array each time. Swapped out and back around each frame on the
+    /// loop's thread (a frame written while another is being written gets an empty one): no
+    /// runtime exclusivity check.
+    @exclusivity(unchecked) private var spill: [UInt8] = []
 
-    func takeScratch() -> [UInt8] {
-        var buffer = scratch
-        scratch = []
-        buffer.removeAll(keepingCapacity: true)
-        return buffer
-    }
-
-    func returnScratch(_ buffer: [UInt8]) {
-        if buffer.capacity <= 1 << 20 { scratch = buffer }
+    /// `JSONByteWriter.encoding` with the shared spill buffer: `deliver` gets what `body` wrote.
+    func encode(_ body: (inout JSONByteWriter) -> Void, then deliver: (Span<UInt8>) -> Void) {
+        var buffer: [UInt8] = []
+        swap(&buffer, &spill)
+        JSONByteWriter.encoding(spillingInto: &buffer, body, then: deliver)
+        if buffer.capacity <= 1 << 20 { swap(&buffer, &spill) }
     }
 
     // MARK: methods

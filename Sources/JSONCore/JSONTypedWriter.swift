@@ -47,12 +47,7 @@ extension JSONByteWriter {
         assert(Self.needsNoEscaping(name), "key \(name) must be written with escapedKey(_:)")
         let count = name.utf8CodeUnitCount
         guard name.hasPointerRepresentation, count &+ 4 <= Self.capacity else { return longKey(name) }
-        reserve(count &+ 4)
-        var at = used
-        if needsComma {
-            buffer[at] = UInt8(ascii: ",")
-            at &+= 1
-        }
+        let at = startPiece(reserving: count &+ 3)
         buffer[at] = UInt8(ascii: "\"")
         (buffer + (at &+ 1)).update(from: name.utf8Start, count: count)
         buffer[at &+ 1 &+ count] = UInt8(ascii: "\"")
@@ -89,16 +84,14 @@ extension JSONByteWriter {
         int(Int64(number))
     }
 
+    @inlinable
     public mutating func bool(_ flag: Bool) {
-        separate()
-        write(flag ? "true" : "false")
-        needsComma = true
+        encoded(flag ? "true" : "false")
     }
 
+    @inlinable
     public mutating func null() {
-        separate()
-        write("null")
-        needsComma = true
+        encoded("null")
     }
 
     /// As `JSONValue.double` writes it: shortest round-trip form, `null` when not finite.
@@ -156,6 +149,18 @@ extension JSONByteWriter {
         needsComma = true
     }
 
+    /// A value that is a literal in code, already JSON (`"\"res\""`, `"true"`): copied as it
+    /// is, not scanned for escapes, as `key` copies its name.
+    @inlinable @inline(__always)
+    public mutating func encoded(_ json: StaticString) {
+        let count = json.utf8CodeUnitCount
+        guard json.hasPointerRepresentation, count &+ 1 <= Self.capacity else { return longEncoded(json) }
+        let at = startPiece(reserving: count)
+        (buffer + at).update(from: json.utf8Start, count: count)
+        used = at &+ count
+        needsComma = true
+    }
+
     /// Members of an object already encoded, without the braces (`"a":1,"b":2`), written
     /// where the next member goes; nothing for an empty list.
     public mutating func encodedMembers(_ bytes: [UInt8]) {
@@ -169,13 +174,9 @@ extension JSONByteWriter {
 
     @inlinable @inline(__always)
     mutating func open(_ bracket: UInt8) {
-        reserve(2)
-        if needsComma {
-            buffer[used] = UInt8(ascii: ",")
-            used &+= 1
-        }
-        buffer[used] = bracket
-        used &+= 1
+        let at = startPiece(reserving: 1)
+        buffer[at] = bracket
+        used = at &+ 1
         needsComma = false
     }
 
@@ -183,6 +184,19 @@ extension JSONByteWriter {
     mutating func close(_ bracket: UInt8) {
         write(bracket)
         needsComma = true
+    }
+
+    /// Room for a comma and `count` bytes, the comma written when one is due: returns where
+    /// the piece's bytes go (the caller stores them and sets `used`). One capacity check.
+    @inlinable @inline(__always)
+    mutating func startPiece(reserving count: Int) -> Int {
+        reserve(count &+ 1)
+        var at = used
+        if needsComma {
+            buffer[at] = UInt8(ascii: ",")
+            at &+= 1
+        }
+        return at
     }
 
     @inline(__always)
@@ -199,6 +213,14 @@ extension JSONByteWriter {
         write(UInt8(ascii: "\""))
         write(UInt8(ascii: ":"))
         needsComma = false
+    }
+
+    /// `encoded` for a literal that is not a plain pointer or does not fit the buffer at once.
+    @usableFromInline
+    mutating func longEncoded(_ json: StaticString) {
+        separate()
+        write(json)
+        needsComma = true
     }
 
     @usableFromInline

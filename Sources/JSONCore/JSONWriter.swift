@@ -66,6 +66,30 @@ public struct JSONByteWriter: ~Copyable {
         }
     }
 
+    /// Runs `body` with a writer, then `deliver` with everything it wrote as one span. What
+    /// fits the stack buffer (most RPC answers) is handed over from there, so a frame costs
+    /// one copy, into the socket's queue, instead of two (into an array, then the queue).
+    /// Longer output is gathered in `spill` (empty; its capacity is reused, so a large
+    /// answer sent again and again does not regrow an array each time), which is left empty.
+    /// The span lives while `deliver` runs.
+    public static func encoding(spillingInto spill: inout [UInt8], _ body: (inout JSONByteWriter) -> Void,
+                                then deliver: (Span<UInt8>) -> Void) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { buffer in
+            var taken: [UInt8] = []
+            swap(&taken, &spill)
+            var writer = JSONByteWriter(buffer: buffer.baseAddress!, output: consume taken)
+            body(&writer)
+            if writer.output.isEmpty {
+                deliver(Span(_unsafeElements: UnsafeBufferPointer(start: buffer.baseAddress!, count: writer.used)))
+            } else {
+                writer.flush()
+                deliver(writer.output.span)
+                writer.output.removeAll(keepingCapacity: true)
+            }
+            swap(&writer.output, &spill)
+        }
+    }
+
     @usableFromInline
     mutating func flush() {
         output.append(contentsOf: UnsafeBufferPointer(start: buffer, count: used))

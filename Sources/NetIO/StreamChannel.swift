@@ -66,12 +66,18 @@ public final class StreamChannel {
 
     /// Queues `head`, `body` and `tail`, in that order, as `write` would, but when nothing is
     /// queued they go to the kernel at once in one `writev`, straight from the callers'
-    /// arrays: a large frame (a broadcast event shared by every peer, a hello-ok) is not
+    /// buffers: a large frame (a broadcast event shared by every peer, a hello-ok) is not
     /// copied into the queue first. Only what the kernel does not take now is queued. A
     /// failing socket is left to the next flush to report and close, so this never calls
     /// `onClose` in the middle of the caller's loop over its peers.
     @discardableResult
     public func write(head: [UInt8], body: [UInt8], tail: [UInt8] = []) -> Bool {
+        write(head: head.span, body: body.span, tail: tail.span)
+    }
+
+    /// `write(head:body:tail:)` for bytes borrowed where they were written.
+    @discardableResult
+    public func write(head: Span<UInt8>, body: Span<UInt8>, tail: Span<UInt8> = Span()) -> Bool {
         let count = head.count + body.count + tail.count
         guard !isClosed, admits(count) else { return false }
         var written = 0
@@ -91,14 +97,17 @@ public final class StreamChannel {
         }
         guard written < count else { return true }
         var skip = written
-        for part in [head, body, tail] {
+        func queueUnwritten(_ part: Span<UInt8>) {
             if skip >= part.count {
                 skip -= part.count
             } else {
-                output.append(contentsOf: part[skip...])
+                part.withUnsafeBufferPointer { output.append(contentsOf: $0[skip...]) }
                 skip = 0
             }
         }
+        queueUnwritten(head)
+        queueUnwritten(body)
+        queueUnwritten(tail)
         queued(count - written)
         return true
     }

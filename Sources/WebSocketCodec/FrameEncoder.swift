@@ -5,8 +5,15 @@ public enum FrameEncoder {
     /// Control frames must carry at most 125 bytes (checked in debug builds).
     public static func append(_ opcode: Opcode, payload: UnsafeRawBufferPointer, fin: Bool = true, maskingKey: UInt32? = nil,
                               to out: inout [UInt8]) {
-        assert(!opcode.isControl || (fin && payload.count <= 125), "control frames carry ≤ 125 bytes and are never fragmented")
-        let count = payload.count
+        append(opcode, payload: payload, then: UnsafeRawBufferPointer(start: nil, count: 0), fin: fin,
+               maskingKey: maskingKey, to: &out)
+    }
+
+    /// One frame whose payload is `payload` followed by `tail` (a shared event and this peer's `seq`).
+    private static func append(_ opcode: Opcode, payload: UnsafeRawBufferPointer, then tail: UnsafeRawBufferPointer,
+                               fin: Bool, maskingKey: UInt32?, to out: inout [UInt8]) {
+        let count = payload.count + tail.count
+        assert(!opcode.isControl || (fin && count <= 125), "control frames carry ≤ 125 bytes and are never fragmented")
         // Grow geometrically: reserving the exact size would reallocate (and copy
         // everything already queued) on every frame appended to a backlog.
         let needed = out.count + 14 + count
@@ -15,6 +22,7 @@ public enum FrameEncoder {
         guard count > 0 else { return }
         let start = out.count
         out.append(contentsOf: payload.assumingMemoryBound(to: UInt8.self))
+        if !tail.isEmpty { out.append(contentsOf: tail.assumingMemoryBound(to: UInt8.self)) }
         if let maskingKey {
             out.withUnsafeMutableBytes { raw in
                 // The parser's unmask takes the key as loaded from wire-order bytes.
@@ -50,6 +58,15 @@ public enum FrameEncoder {
 
     public static func append(_ opcode: Opcode, payload: [UInt8], fin: Bool = true, maskingKey: UInt32? = nil, to out: inout [UInt8]) {
         payload.withUnsafeBytes { append(opcode, payload: $0, fin: fin, maskingKey: maskingKey, to: &out) }
+    }
+
+    /// `append` for a payload borrowed where it was written (a JSON answer still in its writer),
+    /// optionally followed by `tail`.
+    public static func append(_ opcode: Opcode, payload: Span<UInt8>, then tail: Span<UInt8> = Span(), fin: Bool = true,
+                              maskingKey: UInt32? = nil, to out: inout [UInt8]) {
+        payload.withUnsafeBytes { p in
+            tail.withUnsafeBytes { t in append(opcode, payload: p, then: t, fin: fin, maskingKey: maskingKey, to: &out) }
+        }
     }
 
     /// Status code plus as much of `reason` as fits in a control frame (123

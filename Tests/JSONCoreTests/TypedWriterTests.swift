@@ -122,4 +122,46 @@ import Testing
         #expect(out.first == 0x81)
         #expect(Array(out[1..<(1 + tree.count - 2)]) == Array(tree.dropLast(2)))
     }
+
+    @Test func literalValuesAreWrittenAsGiven() {
+        let typed = written { w in
+            w.beginObject()
+            w.key("type"); w.encoded("\"res\"")
+            w.key("ok"); w.bool(true)
+            w.key("no"); w.bool(false)
+            w.key("n"); w.null()
+            w.key("list"); w.beginArray(); w.encoded("1"); w.encoded("{}"); w.endArray()
+            w.endObject()
+        }
+        #expect(typed == JSONValue.object(JSONObject([
+            ("type", "res"), ("ok", true), ("no", false), ("n", nil), ("list", [1, .object(JSONObject())]),
+        ])).jsonString)
+    }
+
+    /// `encoding` hands over the very bytes `appending` would append, from the stack buffer
+    /// for a short answer and from the spill array for a long one, which it leaves empty
+    /// with its capacity kept for the next answer.
+    @Test func encodingDeliversWhatAppendingWrites() {
+        let long = String(repeating: "é\"", count: 2_000)
+        let bodies: [(inout JSONByteWriter) -> Void] = [
+            { w in w.beginObject(); w.key("type"); w.encoded("\"res\""); w.key("id"); w.string("7"); w.endObject() },
+            { w in w.beginArray(); w.string(long); w.encoded(Array(repeating: UInt8(ascii: "1"), count: 3_000)); w.endArray() },
+            { w in w.value(.string(String(repeating: "x", count: 1_022))) },  // exactly the stack buffer
+            { _ in },
+        ]
+        var spill: [UInt8] = []
+        for body in bodies {
+            var expected: [UInt8] = []
+            JSONByteWriter.appending(to: &expected, body)
+            var delivered: [UInt8]?
+            JSONByteWriter.encoding(spillingInto: &spill, body) { span in
+                var copy: [UInt8] = []
+                for i in span.indices { copy.append(span[i]) }
+                delivered = copy
+            }
+            #expect(delivered == expected)
+            #expect(spill.isEmpty)
+        }
+        #expect(spill.capacity >= 7_000)
+    }
 }

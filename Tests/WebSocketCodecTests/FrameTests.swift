@@ -277,6 +277,27 @@ private let hello = Array("Hello".utf8)
         #expect(out.count == size + (size <= 125 ? 2 : size <= 65535 ? 4 : 10))
     }
 
+    /// A payload borrowed as a span, with or without a tail, frames exactly as the same
+    /// bytes given as one array.
+    @Test(arguments: [0, 1, 125, 126, 4000, 65535, 65536])
+    func spanPayloadAndTailFrameAsOneArray(size: Int) {
+        let payload = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 1) }
+        for cut in Set([0, size / 3, size]) {
+            let head = Array(payload[..<cut]), tail = Array(payload[cut...])
+            for key: UInt32? in [nil, 0xDEAD_BEEF] {
+                var expected: [UInt8] = [0x42], out: [UInt8] = [0x42]
+                FrameEncoder.append(.text, payload: payload, maskingKey: key, to: &expected)
+                FrameEncoder.append(.text, payload: head.span, then: tail.span, maskingKey: key, to: &out)
+                #expect(out == expected)
+            }
+        }
+        var out: [UInt8] = []
+        FrameEncoder.append(.text, payload: payload.span, to: &out)
+        var expected: [UInt8] = []
+        FrameEncoder.append(.text, payload: payload, to: &expected)
+        #expect(out == expected)
+    }
+
     @Test func closeRoundTrip() throws {
         var out: [UInt8] = []
         FrameEncoder.append(.close, payload: FrameEncoder.closePayload(code: .serviceRestart, reason: "restarting"),

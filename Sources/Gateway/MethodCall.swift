@@ -2,39 +2,45 @@ import GatewayProtocol
 import JSONCore
 import NetIO
 
-/// One request being answered. Handlers may answer later (after I/O) and, for
-/// `agent`, twice with the same id; if the caller has gone, answers are dropped
-/// (a closed connection ignores them).
-final class MethodCall {
+/// One request being answered. A value, not an object: nearly every handler answers
+/// before it returns (`health`, `status`), and a class instance allocated and freed per
+/// request cost about 400 instructions of a `health` request. A handler that answers
+/// later (after I/O) keeps a copy; `agent` answers twice with the same id (accepted,
+/// then final) and passes on `followUp` for the second. If the caller has gone,
+/// answers are dropped (a closed connection ignores them).
+struct MethodCall {
     let id: String
     let method: String
     let params: JSONValue
     /// Strong, not weak: a weak reference gives the connection a side table, which sends
     /// every later retain/release of it down the runtime's slow path (~350 instructions per
-    /// request). A call outliving its connection's close (an agent run) keeps only the
+    /// request). A copy outliving its connection's close (an agent run) keeps only the
     /// object alive; `released()` has already dropped its buffers. Nothing the connection
     /// holds refers back to a call, so there is no cycle.
     private let connection: Connection
-    let connId: String
-    /// Whose metrics count the answer (the server outlives every call).
-    private let server: GatewayServer
-    /// `GatewayMetrics.methodLabels` index; the first answer is counted with its latency.
-    private let metricIndex: Int
-    private let startNs: Int64
-    private var counted = false
+    /// `GatewayMetrics.methodLabels` index the answer is counted under; nil for a follow-up
+    /// answer (only the first answer is counted, with its latency).
+    private let metricIndex: Int?
+    /// When dispatch began (CLOCK_MONOTONIC): the counted answer's latency starts here.
+    let startNs: Int64
 
-    init(id: String, method: String, params: JSONValue, connection: Connection, server: GatewayServer,
-         metricIndex: Int) {
+    init(id: String, method: String, params: JSONValue, connection: Connection, metricIndex: Int?,
+         startNs: Int64 = EventLoop.nowNs()) {
         self.id = id
         self.method = method
         self.params = params
         self.connection = connection
-        self.connId = connection.id
-        self.server = server
         self.metricIndex = metricIndex
-        startNs = EventLoop.nowNs()
+        self.startNs = startNs
     }
 
+    /// This call for answers after its first, counted one (`agent`'s final answer after
+    /// `accepted`): they go to the same client under the same id and are not counted again.
+    var followUp: MethodCall {
+        MethodCall(id: id, method: method, params: params, connection: connection, metricIndex: nil, startNs: startNs)
+    }
+
+    var connId: String { connection.id }
     var isConnectionOpen: Bool { connection.isOpen }
     var scopes: [String] { connection.scopes }
     var clientId: String? { connection.client?.id }
@@ -56,10 +62,9 @@ final class MethodCall {
     }
 
     private func count(errorCode: String?) {
-        guard !counted else { return }
-        counted = true
-        server.metrics.observe(method: metricIndex, outcome: GatewayMetrics.outcomeIndex(errorCode: errorCode),
-                        elapsedNs: EventLoop.nowNs() - startNs)
+        guard let metricIndex else { return }
+        connection.server.metrics.observe(method: metricIndex, outcome: GatewayMetrics.outcomeIndex(errorCode: errorCode),
+                                          elapsedNs: EventLoop.nowNs() - startNs)
     }
 
     /// What a `cancel` frame naming this request does while it runs; nil once it cannot be

@@ -96,7 +96,8 @@ final class AgentRunner {
             return
         }
         call.respond(run.accepted)
-        if let final = run.final { answer(call, run: run, final: final) } else { attach(call, to: run) }
+        let caller = call.followUp  // the final answer is its second: counted once, with `accepted`
+        if let final = run.final { answer(caller, run: run, final: final) } else { attach(caller, to: run) }
         pump()
     }
 

@@ -34,7 +34,20 @@ final class GatewayServer {
     var nextConnId: UInt64 = 1
     /// What this process took over from the previous instance (`status.handover`), if anything.
     var takeOverReport: TakeOverReport?
-    private typealias Method = (handler: (MethodCall) -> Void, metricIndex: Int, needsWrite: Bool)
+    /// A served method: its handler, and how its requests are admitted and counted. An object,
+    /// so finding one hands out a single reference (a tuple with a closure in it is copied,
+    /// and its parts retained, at every step of the lookup).
+    private final class Method {
+        let handler: (MethodCall) -> Void
+        let metricIndex: Int
+        let needsWrite: Bool
+
+        init(_ name: String, _ handler: @escaping (MethodCall) -> Void) {
+            self.handler = handler
+            metricIndex = GatewayMetrics.methodIndex(name)
+            needsWrite = Admission.neededScope(method: name) == "operator.write"
+        }
+    }
     private var methods: [String: Method] = [:]
     /// The method dispatched last: clients repeat one (a monitor polling `health`), and
     /// comparing a short name costs far less than hashing it for the table.
@@ -247,38 +260,40 @@ final class GatewayServer {
     // MARK: methods
 
     func registerMethod(_ name: String, _ handler: @escaping (MethodCall) -> Void) {
-        methods[name] = (handler, GatewayMetrics.methodIndex(name), Admission.neededScope(method: name) == "operator.write")
+        methods[name] = Method(name, handler)
         lastMethod = nil
     }
 
     /// Whether `method` is served (hello-ok lists those; messaging and agents register theirs later).
     func isRegistered(_ method: String) -> Bool { methods[method] != nil }
 
-    func dispatch(id: String, method: String, params: JSONValue, connection: Connection) {
+    /// Runs the handler of `method`, or answers why not. The request's parts are consumed: they
+    /// move into the call without being copied.
+    func dispatch(id: consuming String, method: consuming String, params: consuming JSONValue, connection: Connection) {
         let registered: Method?
-        if lastMethod?.name == method {
-            registered = lastMethod?.method
+        if let last = lastMethod, last.name == method {
+            registered = last.method
         } else {
-            registered = methods[method]
-            lastMethod = registered.map { (method, $0) }
+            registered = methods[copy method]
+            if let registered { lastMethod = (copy method, registered) } else { lastMethod = nil }
         }
         let call = MethodCall(id: id, method: method, params: params, connection: connection,
                               metricIndex: registered?.metricIndex ?? GatewayMetrics.otherMethod)
         guard let registered else {
-            if method == "connect" {
+            if call.method == "connect" {
                 call.fail(RPCError(.invalidRequest, "already connected"))
             } else {
-                call.fail(RPCError(.invalidRequest, "unknown method: \(method)"))
+                call.fail(RPCError(.invalidRequest, "unknown method: \(call.method)"))
             }
             return
         }
         guard registered.needsWrite ? connection.mayWrite : connection.mayRead else {
-            let missing = Admission.neededScope(method: method)
-            call.fail(RPCError(.forbidden, "missing scope: \(missing) (\(method) needs it; connect with it in scopes)",
+            let missing = Admission.neededScope(method: call.method)
+            call.fail(RPCError(.forbidden, "missing scope: \(missing) (\(call.method) needs it; connect with it in scopes)",
                                details: ["code": "MISSING_SCOPE", "missingScope": .string(missing)]))
             return
         }
-        log.debug("request", fields: [("OPENCLAW_CONN_ID", call.connId), ("OPENCLAW_METHOD", method)])
+        log.debug("request", fields: [("OPENCLAW_CONN_ID", call.connId), ("OPENCLAW_METHOD", call.method)])
         registered.handler(call)
     }
 

@@ -5,7 +5,9 @@ import NetIO
 /// Events to every client past hello-ok: encoded once, each connection splicing in its
 /// own `seq`; state events (`tick`, `presence`, `health`) skip clients that lag.
 extension GatewayServer {
+    /// What `health` shows changed (a channel's link, a store's fault): clients get the new one.
     func healthDidChange() {
+        healthTail = nil
         stateVersion.health += 1
         broadcast(event: "health", payload: healthPayload(durationMs: 0), stateVersion: stateVersion, isState: true)
     }

@@ -20,10 +20,15 @@ final class GatewayServer {
     var channels: ChannelRegistry!
     /// Sessions and transcripts (set up with messaging; `health` and `status` read it).
     var sessions: SessionStore!
-    /// The upstream part of `health`, rebuilt only when what it shows changed (see `HealthTail`).
-    var healthTail = HealthTail()
+    /// The upstream part of `health`, rebuilt only when what it shows changed (see `HealthTail`):
+    /// nil until built and once a store was added or `healthDidChange` was called. Replaced whole,
+    /// never changed in place, and read into a local before use: no access to it spans a call,
+    /// so no runtime exclusivity check (it is read for every `health` request).
+    @exclusivity(unchecked) var healthTail: HealthTail?
     /// Durable stores whose condition `health` and `status` report (see `StoreHealth`).
-    var stores: [StoreHealth] = []
+    var stores: [StoreHealth] = [] {
+        didSet { healthTail = nil }
+    }
     /// The agent section of `status` (runner, runs in flight with their units and usage).
     var agentStatus: (() -> JSONValue)?
     /// Every open socket by connection id, from accept (or take-over) until TCP closes or it is handed over.

@@ -31,55 +31,31 @@ struct SessionSummary {
 /// It changes only when a store faults or recovers, the channels are reconfigured or the
 /// session list changes (and, while sessions are listed, with their ages, so at most once
 /// per millisecond), yet it is most of a `health` answer's bytes, and `health` is the
-/// request the benchmarks measure.
-struct HealthTail {
+/// request the benchmarks measure. Immutable: an answer holds it by reference, uncopied.
+final class HealthTail {
+    /// What it shows besides the stores' faults, which drop it when they change
+    /// (`GatewayServer.healthDidChange`).
     struct Key: Equatable {
         var channels: UInt64
         var sessions: UInt64
         /// The answer's time while `recent` holds sessions (their `age` moves), else 0.
         var ageClockMs: Int64
-        /// Each store's fault (nil while it records).
-        var storeFaults: [Fault?]
     }
 
-    struct Fault: Equatable {
-        var cause: String
-        var sinceMs: Int64
-
-        init?(_ store: StoreHealth) {
-            guard let (cause, since) = store.fault() else { return nil }
-            self.cause = cause
-            sinceMs = since
-        }
-    }
-
-    private(set) var key: Key?
-    private(set) var entries: [(key: String, value: JSONValue)] = []
+    let key: Key
+    let entries: [(key: String, value: JSONValue)]
     /// `entries` as the members of a JSON object, without the braces.
-    private(set) var members: [UInt8] = []
-    private(set) var storesHealthy = true
+    let members: [UInt8]
+    let storesHealthy: Bool
 
-    init() {}
-
-    init(key: Key, entries: [(key: String, value: JSONValue)]) {
+    init(key: Key, storesHealthy: Bool, entries: [(key: String, value: JSONValue)]) {
         self.key = key
         self.entries = entries
-        storesHealthy = key.storeFaults.allSatisfy { $0 == nil }
-        members = JSONValue.object(JSONObject(entries)).serialized()
+        self.storesHealthy = storesHealthy
+        var members = JSONValue.object(JSONObject(entries)).serialized()
         members.removeFirst()
         members.removeLast()
-    }
-
-    /// Whether it still shows the present, checked without allocating (once per `health`).
-    func isCurrent(channels: UInt64, sessions: UInt64, ageClockMs: Int64, stores: [StoreHealth]) -> Bool {
-        // Compared through `key?.` rather than bound: binding would copy the key (and retain its array).
-        guard key?.channels == channels, key?.sessions == sessions, key?.ageClockMs == ageClockMs,
-              let known = key?.storeFaults, known.count == stores.count else { return false }
-        for i in stores.indices {  // each store's fault read in place: no copy of the store per answer
-            let fault = stores[i].fault()
-            if fault?.cause != known[i]?.cause || fault?.sinceMs != known[i]?.sinceMs { return false }
-        }
-        return true
+        self.members = members
     }
 }
 
@@ -103,52 +79,49 @@ extension GatewayServer {
 
     func healthPayload(durationMs: Int64) -> JSONValue {
         let now = EventLoop.wallClockMs()
-        refreshHealthTail(now: now)
+        let tail = currentHealthTail(now: now)
         var entries: [(key: String, value: JSONValue)] = [
-            ("ok", .bool(healthOK)), ("ts", .int(now)), ("durationMs", .int(durationMs)), ("uptimeMs", .int(uptimeMs)),
+            ("ok", .bool(healthOK(tail))), ("ts", .int(now)), ("durationMs", .int(durationMs)), ("uptimeMs", .int(uptimeMs)),
         ]
         if let link = channels.linkChannel() { entries.append(("linkChannel", link)) }
         entries.append(("channels", channels.statusMap()))
-        return .object(JSONObject(entries + healthTail.entries))
+        return .object(JSONObject(entries + tail.entries))
     }
 
     /// `healthPayload` written straight into a response, without building its tree: the fields
     /// that change with every answer written here, the rest copied from `HealthTail`.
     /// `durationMs` is what the check took since `startedUs`, in milliseconds with microsecond
-    /// precision (whole milliseconds read 0 for a check that takes microseconds).
+    /// precision (whole milliseconds read 0 for a check that takes microseconds); `uptimeMs`
+    /// comes from the same clock reading.
     func writeHealth(into w: inout JSONByteWriter, startedUs: Int64) {
         let now = EventLoop.wallClockMs()
-        refreshHealthTail(now: now)
+        let tail = currentHealthTail(now: now)
+        let doneUs = EventLoop.nowUs()
         w.beginObject()
-        w.key("ok"); w.bool(healthOK)
+        w.key("ok"); w.bool(healthOK(tail))
         w.key("ts"); w.int(now)
-        w.key("durationMs"); w.decimal(EventLoop.nowUs() - startedUs, fractionDigits: 3)
-        w.key("uptimeMs"); w.int(uptimeMs)
+        w.key("durationMs"); w.decimal(doneUs - startedUs, fractionDigits: 3)
+        w.key("uptimeMs"); w.int(doneUs / 1000 - startedMonoMs)  // `uptimeMs`, without a second reading
         if let link = channels.linkChannel() {
             w.key("linkChannel"); w.value(link)
         }
         w.key("channels"); channels.writeStatusMap(into: &w)
-        w.encodedMembers(healthTail.members)
+        w.encodedMembers(tail.members)
         w.endObject()
     }
 
-    private var healthOK: Bool {
-        isReady && !isStopping && channels.isHealthy && healthTail.storesHealthy
+    private func healthOK(_ tail: HealthTail) -> Bool {
+        isReady && !isStopping && channels.isHealthy && tail.storesHealthy
     }
 
-    /// Rebuilds `healthTail` when what it shows changed; in place otherwise (no copy of it per answer).
-    private func refreshHealthTail(now: Int64) {
-        let sessionsRevision = sessions?.revision ?? 0
-        let ageClockMs = (sessions?.count ?? 0) > 0 ? now : 0
-        if healthTail.isCurrent(channels: channels.revision, sessions: sessionsRevision, ageClockMs: ageClockMs,
-                                stores: stores) {
-            return
-        }
-        let key = HealthTail.Key(channels: channels.revision, sessions: sessionsRevision, ageClockMs: ageClockMs,
-                                 storeFaults: stores.map(HealthTail.Fault.init))
+    /// `healthTail`, rebuilt first when what it shows changed.
+    private func currentHealthTail(now: Int64) -> HealthTail {
+        let key = HealthTail.Key(channels: channels.revision, sessions: sessions?.revision ?? 0,
+                                 ageClockMs: (sessions?.count ?? 0) > 0 ? now : 0)
+        if let tail = healthTail, tail.key == key { return tail }
         let links = channels.linkStates()
         let sessions = sessionSummary().json(nowMs: now)
-        healthTail = HealthTail(key: key, entries: [
+        let tail = HealthTail(key: key, storesHealthy: stores.allSatisfy(\.isHealthy), entries: [
             ("storage", StoreHealth.json(stores)),
             ("channelOrder", .array(links.map { .string($0.id) })),
             ("channelLabels", .object(JSONObject(links.map { (key: $0.id, value: .string($0.label)) }))),
@@ -162,5 +135,7 @@ extension GatewayServer {
             ]]),
             ("sessions", sessions),
         ])
+        healthTail = tail
+        return tail
     }
 }

@@ -9,6 +9,9 @@ struct StoreHealth {
     let name: String
     let path: String
     /// The cause and since when (wall-clock ms), nil while the store records normally.
+    /// Whoever owns the store calls `GatewayServer.healthDidChange()` when it appears, changes
+    /// or clears (both stores do, from their `onFaultChange`): `health` reads it again then,
+    /// not on every request.
     let fault: () -> (cause: String, sinceMs: Int64)?
 
     var isHealthy: Bool { fault() == nil }

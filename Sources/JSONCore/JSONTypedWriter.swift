@@ -113,24 +113,25 @@ extension JSONByteWriter {
             return double(Double(units) / scale)
         }
         separate()
-        var divisor: UInt64 = 1
-        for _ in 0..<fractionDigits { divisor *= 10 }
+        let divisor: UInt64 = fractionDigits == 1 ? 10 : fractionDigits == 2 ? 100 : 1000
         let magnitude = units.magnitude
         if units < 0 { write(UInt8(ascii: "-")) }
         writeInt(Int64(magnitude / divisor))
-        write(UInt8(ascii: "."))
         var fraction = magnitude % divisor
         var digits = fractionDigits
         while digits > 1 && fraction % 10 == 0 {  // "1.50" is "1.5"; "2.000" is "2.0"
             fraction /= 10
             digits -= 1
         }
-        var scale: UInt64 = 1
-        for _ in 1..<digits { scale *= 10 }
-        while scale > 0 {
-            write(UInt8(ascii: "0") + UInt8(fraction / scale % 10))
-            scale /= 10
+        reserve(4)
+        buffer[used] = UInt8(ascii: ".")
+        var at = used &+ digits  // the last digit's place; written from there back
+        for _ in 0..<digits {
+            buffer[at] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: fraction % 10)
+            fraction /= 10
+            at &-= 1
         }
+        used &+= digits &+ 1
         needsComma = true
     }
 

@@ -205,6 +205,32 @@ public struct JSONByteWriter: ~Copyable {
         "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
     }
 
+    /// Decimal digits of `number`: a few compares (and divisions by constants, which compile
+    /// to multiplications) instead of one division per digit.
+    @inline(__always)
+    static func digitCount(_ number: UInt64) -> Int {
+        var rest = number
+        var digits = 1
+        if rest >= 10_000_000_000_000_000 {
+            digits &+= 16
+            rest /= 10_000_000_000_000_000
+        }
+        if rest >= 100_000_000 {
+            digits &+= 8
+            rest /= 100_000_000
+        }
+        if rest >= 10_000 {
+            digits &+= 4
+            rest /= 10_000
+        }
+        if rest >= 100 {
+            digits &+= 2
+            rest /= 100
+        }
+        if rest >= 10 { digits &+= 1 }
+        return digits
+    }
+
     mutating func writeInt(_ number: Int64) {
         reserve(20)  // 19 digits and a sign
         if number < 0 {
@@ -212,12 +238,7 @@ public struct JSONByteWriter: ~Copyable {
             used &+= 1
         }
         var remaining = number.magnitude
-        var digits = 1
-        var probe = remaining
-        while probe >= 10 {
-            probe /= 10
-            digits &+= 1
-        }
+        let digits = Self.digitCount(remaining)
         var at = used &+ digits
         let pairs = Self.digitPairs.utf8Start
         while remaining >= 100 {

@@ -10,8 +10,10 @@
 public struct JSONObjectReader: ~Copyable {
     private var parser: JSONParser
     private var state: State
-    /// The key of the member being read.
-    private var currentKey = JSONParser.ScannedString.plain(0..<0)
+    /// The key of the member being read: its bytes in the input, or (set only while the
+    /// key has escapes, which the wire hardly ever sees) the decoded key.
+    private var keyRange = 0..<0
+    private var escapedKey: String?
 
     private enum State {
         /// At a member's key.
@@ -67,17 +69,24 @@ public struct JSONObjectReader: ~Copyable {
         case .atKey:
             break
         }
-        currentKey = try parser.memberKeyScan()
+        switch try parser.memberKeyScan() {
+        case .plain(let range):
+            keyRange = range
+            if escapedKey != nil { escapedKey = nil }
+        case .decoded(let text):
+            escapedKey = text
+        }
         state = .valuePending
         return true
     }
 
     /// The current member's key.
-    public var key: String { parser.string(of: currentKey) }
+    public var key: String { escapedKey ?? parser.makeString(from: keyRange.lowerBound, to: keyRange.upperBound) }
 
     /// Whether the current member's key is `name` (compared as read: no String is made).
     public func keyIs(_ name: StaticString) -> Bool {
-        parser.scanned(currentKey, equals: name)
+        if let escapedKey { return JSONParser.string(escapedKey, equals: name) }
+        return parser.bytes(keyRange, equal: name)
     }
 
     /// The current member's value when it is a string; any other value is parsed and gives nil.

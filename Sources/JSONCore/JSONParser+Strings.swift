@@ -21,10 +21,20 @@ extension JSONParser {
     }
 
     /// At a string's opening quote: validates up to its end or its first escape.
+    /// Eight bytes at a time while they are plain ASCII (no quote, backslash or control
+    /// character), so a short key or id costs one step; any other byte is looked at alone.
     mutating func scanString() throws(JSONParseError) -> StringScan {
         let start = index + 1
         var cursor = start
         while cursor < end {
+            if cursor &+ 8 <= end {
+                let special = Self.specialBytes(UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: cursor, as: UInt64.self)))
+                if special == 0 {
+                    cursor &+= 8
+                    continue
+                }
+                cursor &+= special.trailingZeroBitCount &>> 3  // the first byte that needs a look
+            }
             let byte = bytes[cursor]
             if byte == UInt8(ascii: "\"") {
                 index = cursor + 1
@@ -40,6 +50,20 @@ extension JSONParser {
             }
         }
         throw error("unterminated string", at: index)
+    }
+
+    /// The high bit of each byte of `word` that is `"`, `\`, a control character or not
+    /// ASCII; nothing else is set. Only the lowest flagged byte is exact (a borrow can flag
+    /// bytes after it), which is the only one `scanString` uses.
+    @inline(__always)
+    static func specialBytes(_ word: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let quote = word ^ (ones &* UInt64(UInt8(ascii: "\"")))
+        let backslash = word ^ (ones &* UInt64(UInt8(ascii: "\\")))
+        let isQuote = (quote &- ones) & ~quote
+        let isBackslash = (backslash &- ones) & ~backslash
+        let isControl = (word &- ones &* 0x20) & ~word
+        return (isQuote | isBackslash | isControl | word) & (ones &* 0x80)
     }
 
     mutating func parseEscapedString(start: Int, firstEscape: Int) throws(JSONParseError) -> String {

@@ -162,17 +162,18 @@ struct JSONParser {
         }
     }
 
-    func scanned(_ scanned: ScannedString, equals literal: StaticString) -> Bool {
+    /// Whether the input bytes in `range` are `literal`.
+    @inline(__always)
+    func bytes(_ range: Range<Int>, equal literal: StaticString) -> Bool {
         let count = literal.utf8CodeUnitCount
+        guard range.count == count else { return false }
         let expected = literal.utf8Start
-        switch scanned {
-        case .plain(let range):
-            guard range.count == count else { return false }
-            for k in 0..<count where bytes[range.lowerBound &+ k] != expected[k] { return false }
-            return true
-        case .decoded(let text):
-            return text.utf8.elementsEqual(UnsafeBufferPointer(start: expected, count: count))
-        }
+        for k in 0..<count where bytes[range.lowerBound &+ k] != expected[k] { return false }
+        return true
+    }
+
+    static func string(_ text: String, equals literal: StaticString) -> Bool {
+        text.utf8.elementsEqual(UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
     }
 
     /// After a member's value: true at `,` (another member follows), false at `}` (closed).
@@ -212,7 +213,10 @@ struct JSONParser {
             _ = try parseValue()
             return false
         }
-        return scanned(try scanDecoding(), equals: literal)
+        switch try scanDecoding() {
+        case .plain(let range): return bytes(range, equal: literal)
+        case .decoded(let text): return Self.string(text, equals: literal)
+        }
     }
 
     mutating func parseArray() throws(JSONParseError) -> JSONValue {

@@ -152,6 +152,26 @@ func parseFailure(_ bytes: [UInt8], maxDepth: Int = 128) -> JSONParseError? {
         #expect(throws: Never.self) { try JSONValue.parse("\"\u{7F}\"") }
     }
 
+    /// Strings are scanned eight bytes at a time: every kind of byte, at every offset in and
+    /// around those eight (inside a document, so the scan can also look past the string).
+    @Test func everyByteAtEveryOffsetOfAString() throws {
+        let accepted: [[UInt8]] = [[0x20], [0x21], [0x23], [0x5B], [0x5D], [0x7F], Array("é".utf8), Array("€".utf8),
+                                   Array("😀".utf8), Array(#"\""#.utf8), Array(#"\\"#.utf8), Array(#"\n"#.utf8)]
+        let decoded = [" ", "!", "#", "[", "]", "\u{7F}", "é", "€", "😀", "\"", "\\", "\n"]
+        for offset in 0..<18 {
+            let before = [UInt8](repeating: UInt8(ascii: "a"), count: offset)
+            for (bytes, text) in zip(accepted, decoded) {
+                let document = Array(#"{"k":""#.utf8) + before + bytes + Array(#"b","n":1}"#.utf8)
+                let value = try JSONValue.parse(document)
+                #expect(value["k"]?.stringValue == String(repeating: "a", count: offset) + text + "b", "offset \(offset)")
+            }
+            for refused: UInt8 in [0x00, 0x09, 0x1F, 0x80, 0xC0, 0xFF] {
+                let document = Array(#"{"k":""#.utf8) + before + [refused] + Array(#"b","n":1}"#.utf8)
+                #expect(parseFailure(document)?.offset == 6 + offset, "byte \(refused) at \(offset)")
+            }
+        }
+    }
+
     // MARK: Errors with positions
 
     @Test(arguments: [

@@ -7,15 +7,20 @@
 /// values it yields are the object's members in order. Values the caller does not ask
 /// for are still parsed, and so are members after the caller stops asking: `read` only
 /// returns once the whole document has been checked.
+///
+/// The per-member steps are `@inlinable` (and what they use of `JSONParser` is
+/// `@usableFromInline`): a reader in another module, such as the request envelope read
+/// for every frame, then compiles into one loop instead of a call per key, comparison
+/// and string.
 public struct JSONObjectReader: ~Copyable {
-    private var parser: JSONParser
-    private var state: State
+    @usableFromInline var parser: JSONParser
+    @usableFromInline var state: State
     /// The key of the member being read: its bytes in the input, or (set only while the
     /// key has escapes, which the wire hardly ever sees) the decoded key.
-    private var keyRange = 0..<0
-    private var escapedKey: String?
+    @usableFromInline var keyRange = 0..<0
+    @usableFromInline var escapedKey: String?
 
-    private enum State {
+    @usableFromInline enum State {
         /// At a member's key.
         case atKey
         /// A key was read; its value was not.
@@ -57,6 +62,7 @@ public struct JSONObjectReader: ~Copyable {
 
     /// Moves to the next member (its key is `key`, its value next); false once the
     /// object is closed. A value that was not read is parsed (and dropped) first.
+    @inlinable @inline(__always)
     public mutating func nextMember() throws(JSONParseError) -> Bool {
         switch state {
         case .closed:
@@ -84,12 +90,14 @@ public struct JSONObjectReader: ~Copyable {
     public var key: String { escapedKey ?? parser.makeString(from: keyRange.lowerBound, to: keyRange.upperBound) }
 
     /// Whether the current member's key is `name` (compared as read: no String is made).
+    @inlinable @inline(__always)
     public func keyIs(_ name: StaticString) -> Bool {
         if let escapedKey { return JSONParser.string(escapedKey, equals: name) }
         return parser.bytes(keyRange, equal: name)
     }
 
     /// The current member's value when it is a string; any other value is parsed and gives nil.
+    @inlinable @inline(__always)
     public mutating func stringValue() throws(JSONParseError) -> String? {
         precondition(state == .valuePending, "a member's value is read once, after nextMember()")
         state = .valueRead
@@ -98,6 +106,7 @@ public struct JSONObjectReader: ~Copyable {
 
     /// Whether the current member's value is the string `literal` (no String is made);
     /// any value is consumed.
+    @inlinable @inline(__always)
     public mutating func valueIs(_ literal: StaticString) throws(JSONParseError) -> Bool {
         precondition(state == .valuePending, "a member's value is read once, after nextMember()")
         state = .valueRead
@@ -111,7 +120,8 @@ public struct JSONObjectReader: ~Copyable {
         return try parser.parseValue()
     }
 
-    private mutating func closed() -> Bool {
+    @inlinable
+    mutating func closed() -> Bool {
         state = .closed
         return false
     }

@@ -6,6 +6,7 @@ extension JSONParser {
     /// Called at the opening quote. Strings without escapes (nearly all of
     /// them on the wire) are validated in one pass and copied into a String
     /// once; escapes divert to `parseEscapedString`.
+    @inlinable @inline(__always)
     mutating func parseString() throws(JSONParseError) -> String {
         switch try scanString() {
         case .plain(let range): return makeString(from: range.lowerBound, to: range.upperBound)
@@ -13,7 +14,7 @@ extension JSONParser {
         }
     }
 
-    enum StringScan {
+    @usableFromInline enum StringScan {
         /// No escapes: the string is these input bytes (validated; the index is past its closing quote).
         case plain(Range<Int>)
         /// An escape at `firstEscape`: `parseEscapedString` decodes it (the index has not moved).
@@ -23,6 +24,7 @@ extension JSONParser {
     /// At a string's opening quote: validates up to its end or its first escape.
     /// Eight bytes at a time while they are plain ASCII (no quote, backslash or control
     /// character), so a short key or id costs one step; any other byte is looked at alone.
+    @inlinable @inline(__always)
     mutating func scanString() throws(JSONParseError) -> StringScan {
         let start = index + 1
         var cursor = start
@@ -55,7 +57,7 @@ extension JSONParser {
     /// The high bit of each byte of `word` that is `"`, `\`, a control character or not
     /// ASCII; nothing else is set. Only the lowest flagged byte is exact (a borrow can flag
     /// bytes after it), which is the only one `scanString` uses.
-    @inline(__always)
+    @inlinable @inline(__always)
     static func specialBytes(_ word: UInt64) -> UInt64 {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let quote = word ^ (ones &* UInt64(UInt8(ascii: "\"")))
@@ -66,6 +68,7 @@ extension JSONParser {
         return (isQuote | isBackslash | isControl | word) & (ones &* 0x80)
     }
 
+    @usableFromInline
     mutating func parseEscapedString(start: Int, firstEscape: Int) throws(JSONParseError) -> String {
         scratch.removeAll(keepingCapacity: true)
         scratch.append(contentsOf: bytes[start..<firstEscape])
@@ -174,6 +177,7 @@ extension JSONParser {
 
     /// Validates one multi-byte UTF-8 sequence starting at `lead` (≥ 0x80)
     /// against `UTF8Rules`. Returns the index after it.
+    @usableFromInline
     func skipUTF8Sequence(at lead: Int) throws(JSONParseError) -> Int {
         guard let (continuations, secondRange) = UTF8Rules.sequence(startingWith: bytes[lead]) else {
             throw error("invalid UTF-8 byte sequence", at: lead)
@@ -191,6 +195,7 @@ extension JSONParser {
     /// The bytes are already validated, so the String initializer's own
     /// validation pass never repairs anything; small strings (≤ 15 bytes, most
     /// keys and ids) land inline without a heap allocation.
+    @inlinable
     func makeString(from start: Int, to stop: Int) -> String {
         let count = stop - start
         if count == 0 { return "" }

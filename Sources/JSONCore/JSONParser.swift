@@ -38,15 +38,16 @@ extension JSONValue {
 /// Recursive descent over raw bytes. Indices are plain `Int`s into `bytes`;
 /// every read is guarded by an explicit `index < end` check, so the buffer is
 /// never touched out of bounds.
+@usableFromInline
 struct JSONParser {
-    let bytes: UnsafeRawBufferPointer
-    let end: Int
-    var index = 0
-    let maxDepth: Int
-    var depth = 0
+    @usableFromInline let bytes: UnsafeRawBufferPointer
+    @usableFromInline let end: Int
+    @usableFromInline var index = 0
+    @usableFromInline let maxDepth: Int
+    @usableFromInline var depth = 0
     /// Reused across strings that contain escapes, so only the first escaped
     /// string of a document allocates a decode buffer.
-    var scratch: [UInt8] = []
+    @usableFromInline var scratch: [UInt8] = []
 
     init(_ bytes: UnsafeRawBufferPointer, maxDepth: Int) {
         self.bytes = bytes
@@ -71,6 +72,7 @@ struct JSONParser {
 
     // MARK: - Values
 
+    @usableFromInline
     mutating func parseValue() throws(JSONParseError) -> JSONValue {
         guard index < end else { throw error("unexpected end of input: expected a value", at: index) }
         switch bytes[index] {
@@ -126,6 +128,7 @@ struct JSONParser {
     }
 
     /// `memberKey` without making a String of a key that has no escapes.
+    @inlinable @inline(__always)
     mutating func memberKeyScan() throws(JSONParseError) -> ScannedString {
         guard index < end, bytes[index] == UInt8(ascii: "\"") else {
             throw expected("string key", at: index)
@@ -141,13 +144,14 @@ struct JSONParser {
     }
 
     /// A string read without making a String of it unless it has escapes (rare on the wire).
-    enum ScannedString {
+    @usableFromInline enum ScannedString {
         /// No escapes: the string is these input bytes.
         case plain(Range<Int>)
         case decoded(String)
     }
 
     /// At a string's opening quote: reads it (index past its closing quote).
+    @inlinable @inline(__always)
     mutating func scanDecoding() throws(JSONParseError) -> ScannedString {
         switch try scanString() {
         case .plain(let range): return .plain(range)
@@ -163,7 +167,7 @@ struct JSONParser {
     }
 
     /// Whether the input bytes in `range` are `literal`.
-    @inline(__always)
+    @inlinable @inline(__always)
     func bytes(_ range: Range<Int>, equal literal: StaticString) -> Bool {
         let count = literal.utf8CodeUnitCount
         guard range.count == count else { return false }
@@ -172,11 +176,13 @@ struct JSONParser {
         return true
     }
 
+    @usableFromInline
     static func string(_ text: String, equals literal: StaticString) -> Bool {
         text.utf8.elementsEqual(UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
     }
 
     /// After a member's value: true at `,` (another member follows), false at `}` (closed).
+    @inlinable @inline(__always)
     mutating func nextMember() throws(JSONParseError) -> Bool {
         skipWhitespace()
         guard index < end else { throw expected("',' or '}' after object member", at: index) }
@@ -198,6 +204,7 @@ struct JSONParser {
     }
 
     /// A value that is a string, read as one; anything else is parsed (validated) and dropped.
+    @inlinable @inline(__always)
     mutating func stringOrSkip() throws(JSONParseError) -> String? {
         guard index < end, bytes[index] == UInt8(ascii: "\"") else {
             _ = try parseValue()
@@ -208,6 +215,7 @@ struct JSONParser {
 
     /// Whether the value is the string `literal` (read without making a String); any
     /// value is consumed.
+    @inlinable @inline(__always)
     mutating func valueIs(_ literal: StaticString) throws(JSONParseError) -> Bool {
         guard index < end, bytes[index] == UInt8(ascii: "\"") else {
             _ = try parseValue()
@@ -266,7 +274,7 @@ struct JSONParser {
         index += count
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     mutating func skipWhitespace() {
         while index < end {
             switch bytes[index] {
@@ -278,15 +286,18 @@ struct JSONParser {
 
     // MARK: - Errors
 
+    @usableFromInline
     func error(_ message: String, at offset: Int) -> JSONParseError {
         JSONParseError(message, at: offset, in: bytes)
     }
 
+    @usableFromInline
     func expected(_ what: String, at offset: Int) -> JSONParseError {
         if offset == end { return error("unexpected end of input: expected \(what)", at: offset) }
         return unexpected(at: offset, "expected \(what)")
     }
 
+    @usableFromInline
     func controlCharacter(at offset: Int) -> JSONParseError {
         error("unescaped control character U+\(hex(UInt16(bytes[offset]))) in string", at: offset)
     }

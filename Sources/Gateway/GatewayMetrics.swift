@@ -24,10 +24,12 @@ struct GatewayMetrics {
     ]
     static let bucketCount = bucketBoundsNs.count + 1
 
-    private(set) var requests = [UInt64](repeating: 0, count: methodLabels.count * outcomeLabels.count)
-    /// Per method, per bucket (not cumulative; summed when rendered).
-    private(set) var latencyBuckets = [UInt64](repeating: 0, count: methodLabels.count * bucketCount)
-    private(set) var latencySumNs = [UInt64](repeating: 0, count: methodLabels.count)
+    /// One row per method: requests by outcome, the latency buckets (not cumulative; summed
+    /// when rendered), the latency sum in ns. One array, so `observe` makes one uniqueness
+    /// check for its three updates instead of one per array.
+    private var perMethod = [UInt64](repeating: 0, count: methodLabels.count * rowWidth)
+    private static let outcomeCount = outcomeLabels.count
+    private static let rowWidth = outcomeCount + bucketCount + 1
     private(set) var eventsSent = [UInt64](repeating: 0, count: eventLabels.count)
 
     var connectionsAccepted: UInt64 = 0
@@ -56,12 +58,25 @@ struct GatewayMetrics {
 
     /// One answered request: its outcome and the time from dispatch to its (first) answer.
     mutating func observe(method: Int, outcome: Int, elapsedNs: Int64) {
-        requests[method * Self.outcomeLabels.count + outcome] &+= 1
         var bucket = 0
         while bucket < Self.bucketBoundsNs.count && elapsedNs > Self.bucketBoundsNs[bucket] { bucket += 1 }
-        latencyBuckets[method * Self.bucketCount + bucket] &+= 1
-        latencySumNs[method] &+= UInt64(max(0, elapsedNs))
+        let row = method * Self.rowWidth
+        var counts = perMethod.mutableSpan
+        counts[row + outcome] &+= 1
+        counts[row + Self.outcomeCount + bucket] &+= 1
+        counts[row + Self.rowWidth - 1] &+= UInt64(max(0, elapsedNs))
     }
+
+    /// Requests of `method` answered with `outcome` (indexes into the label tables).
+    func requests(method: Int, outcome: Int) -> UInt64 { perMethod[method * Self.rowWidth + outcome] }
+
+    /// The latency histogram of `method`, per bucket (not cumulative).
+    func latencyBuckets(method: Int) -> ArraySlice<UInt64> {
+        let start = method * Self.rowWidth + Self.outcomeCount
+        return perMethod[start..<(start + Self.bucketCount)]
+    }
+
+    func latencySumNs(method: Int) -> UInt64 { perMethod[(method + 1) * Self.rowWidth - 1] }
 
     mutating func eventSent(_ name: String, count: Int = 1) {
         eventsSent[Events.all.firstIndex(of: name) ?? Self.eventLabels.count - 1] &+= UInt64(count)

@@ -58,16 +58,15 @@ extension GatewayServer {
         p.sample("openclaw_connections_accepted_total", [], m.connectionsAccepted)
 
         p.family("openclaw_requests_total", "counter", "Requests answered, by method and outcome (ok or the error code).")
-        let outcomes = GatewayMetrics.outcomeLabels.count
         for (mi, method) in GatewayMetrics.methodLabels.enumerated() {
-            for (oi, outcome) in GatewayMetrics.outcomeLabels.enumerated() where m.requests[mi * outcomes + oi] > 0 {
-                p.sample("openclaw_requests_total", [("method", method), ("outcome", outcome)], m.requests[mi * outcomes + oi])
+            for (oi, outcome) in GatewayMetrics.outcomeLabels.enumerated() where m.requests(method: mi, outcome: oi) > 0 {
+                p.sample("openclaw_requests_total", [("method", method), ("outcome", outcome)], m.requests(method: mi, outcome: oi))
             }
         }
         p.family("openclaw_request_duration_seconds", "histogram",
                  "Time from a request's dispatch to its (first) answer, by method.")
         for (mi, method) in GatewayMetrics.methodLabels.enumerated() {
-            let row = m.latencyBuckets[(mi * GatewayMetrics.bucketCount)..<((mi + 1) * GatewayMetrics.bucketCount)]
+            let row = m.latencyBuckets(method: mi)
             let count = row.reduce(0, &+)
             guard count > 0 else { continue }
             var cumulative: UInt64 = 0
@@ -78,7 +77,7 @@ extension GatewayServer {
                 p.sample("openclaw_request_duration_seconds_bucket", [("method", method), ("le", le)], cumulative)
             }
             p.sample("openclaw_request_duration_seconds_sum", [("method", method)],
-                     PrometheusText.seconds(ns: m.latencySumNs[mi]))
+                     PrometheusText.seconds(ns: m.latencySumNs(method: mi)))
             p.sample("openclaw_request_duration_seconds_count", [("method", method)], count)
         }
 

@@ -11,8 +11,10 @@ public final class StreamChannel {
     /// The loop outlives its channels (it owns their registrations); unchecked, as it is
     /// used on every read and write.
     private unowned(unsafe) let loop: EventLoop
-    /// Called with bytes read; the buffer is only valid during the call.
-    public var onRead: ((UnsafeRawBufferPointer) -> Void)?
+    /// Called with bytes read; the buffer is only valid during the call. Read once per read
+    /// (copied out, then called: no access to it is open while it runs), on the loop's thread:
+    /// no runtime exclusivity check (see below).
+    @exclusivity(unchecked) public var onRead: ((UnsafeRawBufferPointer) -> Void)?
     /// Called once when the channel closes: 0 for EOF or a local close, else the errno.
     public var onClose: ((Int32) -> Void)?
     // The state touched by every frame skips the runtime exclusivity check (about one

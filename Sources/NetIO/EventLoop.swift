@@ -32,6 +32,9 @@ public final class EventLoop {
     private var turnEnd: [() -> Void] = []
     /// Loop-thread only, touched per frame: no runtime exclusivity check (see StreamChannel).
     @exclusivity(unchecked) var dirtyChannels: [StreamChannel] = []
+    /// The channels `endTurn` is flushing; swapped with `dirtyChannels`, so neither array is
+    /// reallocated per turn. Only `endTurn` touches it, and no access stays open across a flush.
+    @exclusivity(unchecked) private var flushing: [StreamChannel] = []
     /// Unsent bytes queued in all of this loop's channels.
     @exclusivity(unchecked) public internal(set) var bufferedOutputBytes = 0
     /// Above this total, channels with more than `budgetExemptBacklog` unsent bytes are
@@ -229,14 +232,19 @@ public final class EventLoop {
         }
     }
 
+    /// Runs the `afterTurn` work, then flushes every channel written to during the turn: all
+    /// answers to one batch of ready peers leave together, after the batch. (Flushing each peer
+    /// right after its read, as a plain C server does, was measured: at 64 closed-loop
+    /// connections the client then woke up for almost every answer (its `epoll_wait`s per
+    /// request 0.04 -> 0.27) and the gateway served fewer requests, not more.)
     private func endTurn() {
         while !turnEnd.isEmpty || !dirtyChannels.isEmpty {
             let work = turnEnd
             turnEnd.removeAll(keepingCapacity: true)
             for w in work { w() }
-            let channels = dirtyChannels
-            dirtyChannels.removeAll(keepingCapacity: true)
-            for c in channels { c.flush() }
+            swap(&flushing, &dirtyChannels)
+            for i in flushing.indices { flushing[i].flush() }
+            flushing.removeAll(keepingCapacity: true)
         }
     }
 

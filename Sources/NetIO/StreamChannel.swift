@@ -29,10 +29,6 @@ public final class StreamChannel {
     @exclusivity(unchecked) private var outputStart = 0
     @exclusivity(unchecked) private var wantsWritable = false
     @exclusivity(unchecked) private var queuedForFlush = false
-    /// Set while `onRead` runs, and once it queued output for this channel (the answers to what
-    /// was just read): that is flushed as soon as the handler returns (see `readAvailable`).
-    @exclusivity(unchecked) private var inReadHandler = false
-    @exclusivity(unchecked) private var flushAfterRead = false
     private var closeWhenFlushed = false
     private var readingPaused = false
 
@@ -134,7 +130,7 @@ public final class StreamChannel {
     private func scheduleFlush() {
         if !queuedForFlush && !wantsWritable {
             queuedForFlush = true
-            if inReadHandler { flushAfterRead = true } else { loop.dirtyChannels.append(self) }
+            loop.dirtyChannels.append(self)
         }
     }
 
@@ -199,24 +195,7 @@ public final class StreamChannel {
         else if readiness.contains(.hangup) { close(errno: 0) }
     }
 
-    /// Reads what is there and flushes what the reads produced for this peer right away (one
-    /// write for all of it, as before): a closed-loop client waiting for its answer gets it
-    /// while the loop goes on to the other ready peers, instead of after the whole batch; on
-    /// two cores shared with the clients that overlap is worth about as much as the user-space
-    /// work of a request. Only a peer within `budgetExemptBacklog` (one that keeps up, by the
-    /// output budget's measure) is flushed early: a larger backlog waits for the end of the
-    /// turn as before, so the budget still sees everything a turn queued for laggards.
-    /// Output queued here for other peers leaves at the end of the turn too.
     private func readAvailable() {
-        inReadHandler = true
-        readRounds()
-        inReadHandler = false
-        guard flushAfterRead else { return }
-        flushAfterRead = false
-        if bufferedBytes <= EventLoop.budgetExemptBacklog { flush() } else { loop.dirtyChannels.append(self) }
-    }
-
-    private func readRounds() {
         let buffer = loop.readBuffer
         // Bounded rounds so one busy peer cannot starve the others.
         for _ in 0..<4 {

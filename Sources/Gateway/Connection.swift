@@ -354,18 +354,13 @@ final class Connection {
         writeFrame(opcode, payload.span, tail: tail.span)
     }
 
-    /// `writeFrame` for bytes borrowed where they were written (an answer still in its writer).
+    /// `writeFrame` for bytes borrowed where they were written (an answer still in its writer):
+    /// header, payload and tail go to the channel without being joined into a frame first.
     func writeFrame(_ opcode: Opcode, _ payload: Span<UInt8>, tail: Span<UInt8> = Span()) {
         let count = payload.count + tail.count
-        let ok: Bool
-        if count >= Self.directWriteBytes {
-            var head: [UInt8] = []
-            FrameEncoder.appendHeader(opcode, payloadCount: count, to: &head)
-            ok = channel.write(head: head.span, body: payload, tail: tail)
-        } else {
-            ok = channel.write(reserving: count + Self.frameHeaderBytes) { out in
-                FrameEncoder.append(opcode, payload: payload, then: tail, to: &out)
-            }
+        let ok = FrameHeader(opcode, payloadCount: count).withSpan { head in
+            count >= Self.directWriteBytes ? channel.write(head: head, body: payload, tail: tail)
+                                           : channel.queue(head: head, body: payload, tail: tail)
         }
         if !ok && phase != .closing {
             server.metrics.slowConsumerDisconnects &+= 1

@@ -26,10 +26,10 @@ extension Connection {
             w.key("payload"); writePayload(&w)
             w.endObject()
         }, then: { json in
-            if channel.bufferedBytes + json.count + Self.frameHeaderBytes > channel.maxBufferedBytes {
-                refusedSize = json.count
-            } else {
+            if channel.fits(json.count + Self.frameHeaderBytes) {
                 writeFrame(.text, json)
+            } else {
+                refusedSize = json.count
             }
         })
         if let refusedSize { sendResponse(id: id, error: responseTooLarge(refusedSize)) }

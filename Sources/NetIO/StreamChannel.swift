@@ -21,12 +21,11 @@ public final class StreamChannel {
     // in ten instructions of a `health` request under callgrind went to those checks):
     // it is used on the loop's thread only, and no access to it stays open across a
     // call that could come back here (`write(reserving:)`'s body must not use this
-    // channel). The rest keeps the check.
+    // channel; `OutputQueue`'s methods call nothing outside it). The rest keeps the check.
     @exclusivity(unchecked) public var maxBufferedBytes: Int
     @exclusivity(unchecked) public private(set) var isClosed = false
 
-    @exclusivity(unchecked) private var output: [UInt8] = []
-    @exclusivity(unchecked) private var outputStart = 0
+    @exclusivity(unchecked) private var output = OutputQueue()
     @exclusivity(unchecked) private var wantsWritable = false
     @exclusivity(unchecked) private var queuedForFlush = false
     private var closeWhenFlushed = false
@@ -43,27 +42,42 @@ public final class StreamChannel {
     }
 
     /// Bytes queued and not yet accepted by the kernel.
-    public var bufferedBytes: Int { output.count - outputStart }
+    public var bufferedBytes: Int { output.count }
 
     /// Queues bytes. Returns false (and queues nothing) when that would pass `maxBufferedBytes`
     /// or, for a channel already holding a backlog, the loop's `outputBudget`.
     @discardableResult
     public func write(_ bytes: [UInt8]) -> Bool {
         guard !isClosed, admits(bytes.count) else { return false }
-        output.append(contentsOf: bytes)
+        output.append(bytes.span)
         queued(bytes.count)
         return true
     }
 
-    /// Appends through a closure into the output buffer (no intermediate array). `body`
-    /// only writes into the buffer it is given: it must not use this channel.
+    /// Queues what `body` appends to the array it is given (at most `count` bytes are
+    /// admitted). `body` must not use this channel.
     @discardableResult
     public func write(reserving count: Int, _ body: (inout [UInt8]) -> Void) -> Bool {
         guard !isClosed, admits(count) else { return false }
-        let before = output.count
-        body(&output)
-        queued(output.count - before)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(count)
+        body(&bytes)
+        output.append(bytes.span)
+        queued(bytes.count)
         return true
+    }
+
+    /// Whether `count` more bytes would stay within `maxBufferedBytes` (an owner that would
+    /// rather refuse a message than have the peer dropped asks first).
+    public func fits(_ count: Int) -> Bool {
+        bufferedBytes + count <= maxBufferedBytes
+    }
+
+    /// Queues `head`, `body` and `tail`, in that order, to leave with the next flush (so a
+    /// turn's small frames for one peer leave in one syscall): one copy, into the queue.
+    @discardableResult
+    public func queue(head: Span<UInt8>, body: Span<UInt8>, tail: Span<UInt8> = Span()) -> Bool {
+        send(head, body, tail, writingNow: false)
     }
 
     /// Queues `head`, `body` and `tail`, in that order, as `write` would, but when nothing is
@@ -74,16 +88,20 @@ public final class StreamChannel {
     /// `onClose` in the middle of the caller's loop over its peers.
     @discardableResult
     public func write(head: [UInt8], body: [UInt8], tail: [UInt8] = []) -> Bool {
-        write(head: head.span, body: body.span, tail: tail.span)
+        send(head.span, body.span, tail.span, writingNow: true)
     }
 
     /// `write(head:body:tail:)` for bytes borrowed where they were written.
     @discardableResult
     public func write(head: Span<UInt8>, body: Span<UInt8>, tail: Span<UInt8> = Span()) -> Bool {
+        send(head, body, tail, writingNow: true)
+    }
+
+    private func send(_ head: Span<UInt8>, _ body: Span<UInt8>, _ tail: Span<UInt8>, writingNow: Bool) -> Bool {
         let count = head.count + body.count + tail.count
         guard !isClosed, admits(count) else { return false }
         var written = 0
-        if bufferedBytes == 0 && !wantsWritable {
+        if writingNow && bufferedBytes == 0 && !wantsWritable {
             written = head.withUnsafeBytes { h in
                 body.withUnsafeBytes { b in
                     tail.withUnsafeBytes { t in
@@ -96,14 +114,14 @@ public final class StreamChannel {
                     }
                 }
             }
+            guard written < count else { return true }
         }
-        guard written < count else { return true }
         var skip = written
         func queueUnwritten(_ part: Span<UInt8>) {
             if skip >= part.count {
                 skip -= part.count
             } else {
-                part.withUnsafeBufferPointer { output.append(contentsOf: $0[skip...]) }
+                part.withUnsafeBytes { output.append(UnsafeRawBufferPointer(rebasing: $0[skip...])) }
                 skip = 0
             }
         }
@@ -119,7 +137,7 @@ public final class StreamChannel {
     private func admits(_ count: Int) -> Bool {
         let unsent = bufferedBytes
         if unsent + count > maxBufferedBytes { return false }
-        return loop.bufferedOutputBytes + count <= loop.outputBudget || unsent <= EventLoop.budgetExemptBacklog
+        return unsent <= EventLoop.budgetExemptBacklog || loop.bufferedOutputBytes + count <= loop.outputBudget
     }
 
     private func queued(_ count: Int) {
@@ -158,10 +176,9 @@ public final class StreamChannel {
         guard !isClosed else { return [] }
         isClosed = true
         loop.unregister(fd: fd)
-        let unsent = Array(output[outputStart...])
+        let unsent = output.unsent
         loop.bufferedOutputBytes -= unsent.count
-        output = []
-        outputStart = 0
+        output = OutputQueue()
         onClose = nil
         onRead = nil
         return unsent
@@ -171,7 +188,7 @@ public final class StreamChannel {
     /// they were admitted there (and may end mid-frame), so no bound refuses them here.
     public func requeue(_ bytes: [UInt8]) {
         guard !isClosed, !bytes.isEmpty else { return }
-        output.insert(contentsOf: bytes, at: outputStart)
+        output.prepend(bytes)
         queued(bytes.count)
     }
 
@@ -181,8 +198,7 @@ public final class StreamChannel {
         loop.unregister(fd: fd)
         Glibc.close(fd)
         loop.bufferedOutputBytes -= bufferedBytes
-        output = []
-        outputStart = 0
+        output = OutputQueue()
         let callback = onClose
         onClose = nil
         onRead = nil
@@ -216,32 +232,21 @@ public final class StreamChannel {
         }
     }
 
-    /// A reader that keeps up but never quite empties the queue would otherwise keep every
-    /// byte ever sent: the bound is on unsent bytes, so the sent prefix must go too.
-    /// Dropped once it is at least half the buffer, so the copying stays amortised O(1).
-    private func dropSentPrefix() {
-        guard outputStart >= 64 * 1024, outputStart * 2 >= output.count else { return }
-        output.removeSubrange(0..<outputStart)
-        outputStart = 0
-    }
-
     /// Bytes held for output, sent prefix included (what the queue costs in memory).
-    public var retainedOutputBytes: Int { output.count }
+    public var retainedOutputBytes: Int { output.held }
 
     func flush() {
         queuedForFlush = false
         guard !isClosed else { return }
-        while outputStart < output.count {
-            let n = output.withUnsafeBytes { raw in
-                Glibc.write(fd, raw.baseAddress! + outputStart, output.count - outputStart)
-            }
+        while output.count > 0 {
+            let n = output.write(to: fd)
             if n > 0 {
-                outputStart += n
                 loop.bufferedOutputBytes -= n
             } else if n < 0 && errno == EINTR {
                 continue
             } else if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
-                dropSentPrefix()
+                // The bound is on unsent bytes: the sent prefix must not stay pinned either.
+                output.dropSentPrefix()
                 if !wantsWritable {
                     wantsWritable = true
                     loop.modify(fd: fd, readable: !readingPaused, writable: true)
@@ -253,8 +258,7 @@ public final class StreamChannel {
             }
         }
         // Everything written: release large buffers so idle connections stay small.
-        if output.capacity > 4 * 1024 { output = [] } else { output.removeAll(keepingCapacity: true) }
-        outputStart = 0
+        output.removeAll(keepingUpTo: 4 * 1024)
         if wantsWritable {
             wantsWritable = false
             loop.modify(fd: fd, readable: !readingPaused, writable: false)

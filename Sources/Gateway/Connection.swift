@@ -162,7 +162,7 @@ final class Connection {
                 return
             }
             guard let message else { return }
-            switch message {
+            switch consume message {  // consumed: the text slice is not copied (a retain) for the case
             case .text(let bytes):  // borrowed from the parser's buffer; gone by the next nextInput()
                 if phase == .awaitingConnect { handleFirstFrame(bytes) } else { handleFrame(bytes) }
             case .binary:

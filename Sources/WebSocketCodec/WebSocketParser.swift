@@ -67,8 +67,13 @@ public struct WebSocketParser: Sendable {
     /// Largest reassembled data message accepted (control frames are capped at 125 bytes by the RFC).
     public var maxMessageSize: Int
 
+    /// Input: `buffer[readIndex..<writeIndex]` is not consumed yet, and what lies past
+    /// `writeIndex` is room for more (its contents mean nothing). The array's count is its
+    /// capacity, so emptying it is two stores and appending one copy, not a trip through
+    /// Array's range replacement for every read.
     private var buffer: [UInt8] = []
     private var readIndex = 0
+    private var writeIndex = 0
     /// Opcode (text or binary) of the fragmented message in progress.
     private var messageOpcode: Opcode?
     private var fragments: [UInt8] = []
@@ -90,7 +95,28 @@ public struct WebSocketParser: Sendable {
     public mutating func feed(_ bytes: UnsafeRawBufferPointer) {
         guard failure == nil, !bytes.isEmpty else { return }
         compact()
-        buffer.append(contentsOf: bytes.assumingMemoryBound(to: UInt8.self))
+        if buffer.count - writeIndex < bytes.count { grow(toAdd: bytes.count) }
+        buffer.withUnsafeMutableBytes { raw in
+            UnsafeMutableRawBufferPointer(rebasing: raw[writeIndex..<(writeIndex + bytes.count)]).copyMemory(from: bytes)
+        }
+        writeIndex += bytes.count
+    }
+
+    /// Room for `count` more bytes: a new buffer of twice the size (at least what is needed)
+    /// holding the unconsumed input at its start.
+    private mutating func grow(toAdd count: Int) {
+        let pending = writeIndex - readIndex
+        let capacity = max(pending + count, buffer.count * 2)
+        buffer = [UInt8](unsafeUninitializedCapacity: capacity) { out, initialized in
+            let room = UnsafeMutableRawBufferPointer(out)
+            buffer.withUnsafeBytes { old in
+                UnsafeMutableRawBufferPointer(rebasing: room[..<pending]).copyMemory(from: UnsafeRawBufferPointer(rebasing: old[readIndex..<writeIndex]))
+            }
+            UnsafeMutableRawBufferPointer(rebasing: room[pending...]).initializeMemory(as: UInt8.self, repeating: 0)
+            initialized = capacity
+        }
+        readIndex = 0
+        writeIndex = pending
     }
 
     public mutating func feed(_ bytes: [UInt8]) {
@@ -98,7 +124,7 @@ public struct WebSocketParser: Sendable {
     }
 
     /// Bytes fed but not yet consumed by `next`.
-    public var bufferedByteCount: Int { buffer.count - readIndex }
+    public var bufferedByteCount: Int { writeIndex - readIndex }
 
     /// Bytes that, fed to a fresh parser of the same role, put it in this one's state: the
     /// fragments of a message in progress as one unfinished frame (masked with the all-zero key,
@@ -124,7 +150,7 @@ public struct WebSocketParser: Sendable {
             if mask != 0 { out.append(contentsOf: [0, 0, 0, 0]) }
             out.append(contentsOf: fragments)
         }
-        out.append(contentsOf: buffer[readIndex...])
+        out.append(contentsOf: buffer[readIndex..<writeIndex])
         return out
     }
 
@@ -149,6 +175,7 @@ public struct WebSocketParser: Sendable {
             failure = error
             buffer = []
             readIndex = 0
+            writeIndex = 0
             fragments = []
             validatedPrefix = 0
             throw error
@@ -156,18 +183,23 @@ public struct WebSocketParser: Sendable {
     }
 
     private mutating func compact() {
-        if readIndex == buffer.count {
-            if buffer.capacity > Self.retainedCapacity { buffer = [] } else { buffer.removeAll(keepingCapacity: true) }
+        if readIndex == writeIndex {
+            if buffer.count > Self.retainedCapacity { buffer = [] }
             readIndex = 0
-        } else if readIndex > 0 && (readIndex >= 64 * 1024 || readIndex * 2 >= buffer.count) {
-            buffer.removeSubrange(0..<readIndex)
+            writeIndex = 0
+        } else if readIndex > 0 && (readIndex >= 64 * 1024 || readIndex * 2 >= writeIndex) {
+            let pending = writeIndex - readIndex
+            buffer.withUnsafeMutableBytes { raw in  // overlapping ranges: copyMemory moves like memmove
+                raw.baseAddress!.copyMemory(from: raw.baseAddress! + readIndex, byteCount: pending)
+            }
             readIndex = 0
+            writeIndex = pending
         }
     }
 
     private mutating func parseNext() throws(WebSocketProtocolError) -> WebSocketInput? {
         while true {
-            let available = buffer.count - readIndex
+            let available = writeIndex - readIndex
             guard available >= 1 else { return nil }
             let b0 = buffer[readIndex]
             guard b0 & 0x70 == 0 else { throw WebSocketProtocolError(.protocolError, "reserved bits set") }
@@ -296,8 +328,8 @@ public struct WebSocketParser: Sendable {
     /// whole never comes here.
     private mutating func validatePartial(payloadStart: Int, keyOffset: Int?) throws(WebSocketProtocolError) {
         let from = payloadStart + validatedPrefix
-        guard from < buffer.count else { return }
-        var chunk = Array(buffer[from...])
+        guard from < writeIndex else { return }
+        var chunk = Array(buffer[from..<writeIndex])
         if let keyOffset {
             for i in chunk.indices { chunk[i] ^= buffer[keyOffset + ((validatedPrefix + i) & 3)] }
         }

@@ -260,34 +260,39 @@ public struct JSONByteWriter: ~Copyable {
     }
 
     mutating func writeString(_ text: String) {
+        // A native string lends its bytes as they are; `withUTF8` would copy the string
+        // value first (a retain and a release per string).
+        if text.utf8.withContiguousStorageIfAvailable({ writeString(utf8: $0) }) != nil { return }
         var text = text
-        text.withUTF8 { bytes in
-            // Ids, names, keys: short and clean. Copied in one pass that checks as it goes;
-            // at the first byte that needs escaping, the general path starts over.
-            if bytes.count &+ 2 <= Self.capacity {
-                reserve(bytes.count &+ 2)
-                var at = used
-                buffer[at] = UInt8(ascii: "\"")
+        text.withUTF8 { writeString(utf8: $0) }
+    }
+
+    private mutating func writeString(utf8 bytes: UnsafeBufferPointer<UInt8>) {
+        // Ids, names, keys: short and clean. Copied in one pass that checks as it goes;
+        // at the first byte that needs escaping, the general path starts over.
+        if bytes.count &+ 2 <= Self.capacity {
+            reserve(bytes.count &+ 2)
+            var at = used
+            buffer[at] = UInt8(ascii: "\"")
+            at &+= 1
+            var clean = true
+            for byte in bytes {
+                if Self.needsEscape(byte) {
+                    clean = false
+                    break
+                }
+                buffer[at] = byte
                 at &+= 1
-                var clean = true
-                for byte in bytes {
-                    if Self.needsEscape(byte) {
-                        clean = false
-                        break
-                    }
-                    buffer[at] = byte
-                    at &+= 1
-                }
-                if clean {
-                    buffer[at] = UInt8(ascii: "\"")
-                    used = at &+ 1
-                    return
-                }
             }
-            write(UInt8(ascii: "\""))
-            writeEscaped(bytes)
-            write(UInt8(ascii: "\""))
+            if clean {
+                buffer[at] = UInt8(ascii: "\"")
+                used = at &+ 1
+                return
+            }
         }
+        write(UInt8(ascii: "\""))
+        writeEscaped(bytes)
+        write(UInt8(ascii: "\""))
     }
 
     @inline(__always)

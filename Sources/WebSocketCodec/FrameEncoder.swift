@@ -49,7 +49,9 @@ public struct FrameHeader {
     /// How many of `bytes` the header uses.
     public let count: Int
 
-    /// `maskingKey` as for `FrameEncoder.append`: wire order, clients only.
+    /// `maskingKey` as for `FrameEncoder.append`: wire order, clients only. Inlinable: a
+    /// server's text frame header folds down to a few stores.
+    @inlinable
     public init(_ opcode: Opcode, payloadCount: Int, fin: Bool = true, maskingKey: UInt32? = nil) {
         var used = 0
         withUnsafeMutableBytes(of: &bytes) { out in

@@ -11,6 +11,19 @@ public struct IOReadiness: OptionSet, Sendable {
     public static let hangup = IOReadiness(rawValue: 4)
 }
 
+/// What the loop calls when a registered descriptor is ready. `StreamChannel` is one (its
+/// sockets are nearly every event: calling an object directly skips a closure, its thunks and
+/// an `unowned` capture per event); other registrations pass a closure, wrapped in one.
+protocol ReadinessHandler: AnyObject {
+    func handle(_ readiness: IOReadiness)
+}
+
+private final class ClosureHandler: ReadinessHandler {
+    let body: (IOReadiness) -> Void
+    init(_ body: @escaping (IOReadiness) -> Void) { self.body = body }
+    func handle(_ readiness: IOReadiness) { body(readiness) }
+}
+
 public struct TimerID: Hashable, Sendable {
     fileprivate let raw: UInt64
 }
@@ -24,7 +37,8 @@ public struct TimerID: Hashable, Sendable {
 /// and use it on one thread.
 public final class EventLoop {
     private let epfd: Int32
-    private var handlers: [((IOReadiness) -> Void)?] = []
+    /// By descriptor; held until `unregister` (a channel lives while it is registered).
+    private var handlers: [(any ReadinessHandler)?] = []
     private var running = false
     private var timers: [UInt64: Timer] = [:]
     private var timerHeap = TimerHeap()
@@ -94,6 +108,10 @@ public final class EventLoop {
 
     public func register(fd: Int32, readable: Bool = true, writable: Bool = false,
                          _ handler: @escaping (IOReadiness) -> Void) throws(SystemCallError) {
+        try register(fd: fd, readable: readable, writable: writable, handler: ClosureHandler(handler))
+    }
+
+    func register(fd: Int32, readable: Bool, writable: Bool, handler: any ReadinessHandler) throws(SystemCallError) {
         var ev = epoll_event()
         ev.events = mask(readable: readable, writable: writable)
         ev.data.fd = fd
@@ -224,7 +242,7 @@ public final class EventLoop {
                     if ev.events & (EPOLLIN.rawValue | EPOLLRDHUP.rawValue) != 0 { r.insert(.readable) }
                     if ev.events & EPOLLOUT.rawValue != 0 { r.insert(.writable) }
                     if ev.events & (EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 { r.insert(.hangup) }
-                    handler(r)
+                    handler.handle(r)
                 }
             }
             runDueTimers()

@@ -6,7 +6,7 @@ import Glibc
 /// frames for one peer cost one syscall. Output is bounded: `write` reports when
 /// the queue passes `maxBufferedBytes`, and the owner closes the slow consumer
 /// instead of letting memory grow.
-public final class StreamChannel {
+public final class StreamChannel: ReadinessHandler {
     public let fd: Int32
     /// The loop outlives its channels (it owns their registrations); unchecked, as it is
     /// used on every read and write.
@@ -36,9 +36,7 @@ public final class StreamChannel {
         self.loop = loop
         self.maxBufferedBytes = maxBufferedBytes
         try Sockets.setNonBlocking(fd)
-        try loop.register(fd: fd, readable: true, writable: false) { [unowned self] readiness in
-            self.handle(readiness)
-        }
+        try loop.register(fd: fd, readable: true, writable: false, handler: self)
     }
 
     /// Bytes queued and not yet accepted by the kernel.
@@ -205,7 +203,7 @@ public final class StreamChannel {
         callback?(code)
     }
 
-    private func handle(_ readiness: IOReadiness) {
+    func handle(_ readiness: IOReadiness) {
         if readiness.contains(.writable) { flush() }
         if readiness.contains(.readable) || readiness.contains(.hangup), !readingPaused { readAvailable() }
         else if readiness.contains(.hangup) { close(errno: 0) }

@@ -153,25 +153,28 @@ final class Connection {
 
     private func drainMessages() {
         while phase == .awaitingConnect || phase == .ready {
-            let message: WebSocketInput?
+            let input: WebSocketInput?
             do {
-                message = try parser.nextInput()
+                input = try parser.nextInput()
             } catch {
                 server.log.info("protocol error: \(error.reason)", fields: logFields + [("OPENCLAW_CLOSE_CODE", String(error.closeCode.rawValue))])
                 close(error.closeCode, error.reason)
                 return
             }
-            guard let message else { return }
-            switch consume message {  // consumed: the text slice is not copied (a retain) for the case
-            case .text(let bytes):  // borrowed from the parser's buffer; gone by the next nextInput()
+            // Switched over as it came (consumed, not unwrapped into a copy first): the text
+            // slice is not retained again for its case.
+            switch consume input {
+            case nil:
+                return
+            case .text(let bytes)?:  // borrowed from the parser's buffer; gone by the next nextInput()
                 if phase == .awaitingConnect { handleFirstFrame(bytes) } else { handleFrame(bytes) }
-            case .binary:
+            case .binary?:
                 close(.unsupportedData, "binary frames are not supported")
-            case .ping(let payload):
+            case .ping(let payload)?:
                 writeFrame(.pong, payload)
-            case .pong:
+            case .pong?:
                 break
-            case .close(let code, _):
+            case .close(let code, _)?:
                 // Echo the close and let the peer close TCP; our side closes once flushed.
                 let echo = code.flatMap { WebSocketCloseCode(rawValue: $0) }.flatMap { $0.isSendable ? $0 : nil }
                 writeFrame(.close, echo.map { FrameEncoder.closePayload(code: $0, reason: "") } ?? [])
@@ -271,8 +274,8 @@ final class Connection {
     /// id can be read, logged, and the connection stays.
     private func handleFrame(_ bytes: ArraySlice<UInt8>) {
         if let request = RequestEnvelope(reading: bytes) {  // nearly every frame: no tree for it
-            server.dispatch(id: request.id, method: request.method, params: request.params ?? .object(JSONObject()),
-                            connection: self)
+            let (id, method, params) = request.parts()
+            server.dispatch(id: id, method: method, params: params ?? .object(JSONObject()), connection: self)
             return
         }
         let json: JSONValue

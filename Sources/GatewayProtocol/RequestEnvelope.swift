@@ -25,19 +25,22 @@ public struct RequestEnvelope: Sendable, Equatable {
         self.init(reading: bytes[...])
     }
 
-    /// `init(reading:)` of a message lent by the WebSocket parser (a slice of its buffer).
-    public init?(reading bytes: ArraySlice<UInt8>) {
-        // Outer nil: not seen yet; inner nil (and false): seen, not a string (not "req").
-        var isRequest: Bool?, id: String??, method: String??, params: JSONValue?
+    /// `init(reading:)` of a message lent by the WebSocket parser (a slice of its buffer),
+    /// borrowed: reading it takes no reference of its own.
+    public init?(reading bytes: borrowing ArraySlice<UInt8>) {
+        // Whether each member was seen (the first counts); id and method stay nil when they
+        // are not strings. Plain optionals, not nested ones: unwrapping moves, not copies.
+        var seenType = false, seenId = false, seenMethod = false
+        var isRequest = false, id: String?, method: String?, params: JSONValue?
         do {
             try JSONObjectReader.read(bytes) { reader throws(JSONParseError) in
                 while try reader.nextMember() {
                     if reader.keyIs("type") {
-                        if isRequest == nil { isRequest = try reader.valueIs("req") }
+                        if !seenType { (seenType, isRequest) = (true, try reader.valueIs("req")) }
                     } else if reader.keyIs("id") {
-                        if id == nil { id = .some(try reader.stringValue()) }
+                        if !seenId { (seenId, id) = (true, try reader.stringValue()) }
                     } else if reader.keyIs("method") {
-                        if method == nil { method = .some(try reader.stringValue()) }
+                        if !seenMethod { (seenMethod, method) = (true, try reader.stringValue()) }
                     } else if reader.keyIs("params") {
                         if params == nil { params = try reader.value() }
                     }  // anything else: read and dropped by the next nextMember()
@@ -46,9 +49,12 @@ public struct RequestEnvelope: Sendable, Equatable {
         } catch {
             return nil
         }
-        guard isRequest == true, let id = id ?? nil, !id.isEmpty, let method = method ?? nil, !method.isEmpty else {
-            return nil
-        }
+        guard isRequest, let id, !id.isEmpty, let method, !method.isEmpty else { return nil }
         self.init(id: id, method: method, params: params)
+    }
+
+    /// The members, moved out for the caller to hand on (no copy of the strings).
+    public consuming func parts() -> (id: String, method: String, params: JSONValue?) {
+        (id, method, params)
     }
 }

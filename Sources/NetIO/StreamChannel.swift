@@ -8,9 +8,10 @@ import Glibc
 /// instead of letting memory grow.
 public final class StreamChannel: ReadinessHandler {
     public let fd: Int32
-    /// The loop outlives its channels (it owns their registrations); unchecked, as it is
-    /// used on every read and write.
-    private unowned(unsafe) let loop: EventLoop
+    /// The loop outlives its channels (it owns their registrations), so it is held unretained
+    /// and borrowed for each use (`withLoop`) without a retain/release pair: an
+    /// `unowned(unsafe)` reference still paid one per access, on every read, write and flush.
+    private let loopRef: Unmanaged<EventLoop>
     /// Called with bytes read; the buffer is only valid during the call. Read once per read
     /// (copied out, then called: no access to it is open while it runs), on the loop's thread:
     /// no runtime exclusivity check (see below).
@@ -33,7 +34,7 @@ public final class StreamChannel: ReadinessHandler {
 
     public init(loop: EventLoop, fd: Int32, maxBufferedBytes: Int = 4 << 20) throws(SystemCallError) {
         self.fd = fd
-        self.loop = loop
+        self.loopRef = .passUnretained(loop)
         self.maxBufferedBytes = maxBufferedBytes
         try Sockets.setNonBlocking(fd)
         try loop.register(fd: fd, readable: true, writable: false, handler: self)
@@ -135,18 +136,19 @@ public final class StreamChannel: ReadinessHandler {
     private func admits(_ count: Int) -> Bool {
         let unsent = bufferedBytes
         if unsent + count > maxBufferedBytes { return false }
-        return unsent <= EventLoop.budgetExemptBacklog || loop.bufferedOutputBytes + count <= loop.outputBudget
+        if unsent <= EventLoop.budgetExemptBacklog { return true }
+        return withLoop { $0.bufferedOutputBytes + count <= $0.outputBudget }
     }
 
     private func queued(_ count: Int) {
-        loop.bufferedOutputBytes += count
+        withLoop { $0.bufferedOutputBytes += count }
         scheduleFlush()
     }
 
     private func scheduleFlush() {
         if !queuedForFlush && !wantsWritable {
             queuedForFlush = true
-            loop.dirtyChannels.append(self)
+            withLoop { $0.dirtyChannels.append(self) }
         }
     }
 
@@ -154,7 +156,7 @@ public final class StreamChannel: ReadinessHandler {
     public func pauseReading() {
         guard !readingPaused, !isClosed else { return }
         readingPaused = true
-        loop.modify(fd: fd, readable: false, writable: wantsWritable)
+        withLoop { $0.modify(fd: fd, readable: false, writable: wantsWritable) }
     }
 
     /// Closes once everything queued has been written (or at once if nothing is queued).
@@ -173,9 +175,9 @@ public final class StreamChannel: ReadinessHandler {
     public func detach() -> [UInt8] {
         guard !isClosed else { return [] }
         isClosed = true
-        loop.unregister(fd: fd)
+        withLoop { $0.unregister(fd: fd) }
         let unsent = output.unsent
-        loop.bufferedOutputBytes -= unsent.count
+        withLoop { $0.bufferedOutputBytes -= unsent.count }
         output = OutputQueue()
         onClose = nil
         onRead = nil
@@ -193,9 +195,9 @@ public final class StreamChannel: ReadinessHandler {
     private func close(errno code: Int32) {
         guard !isClosed else { return }
         isClosed = true
-        loop.unregister(fd: fd)
+        withLoop { $0.unregister(fd: fd) }
         Glibc.close(fd)
-        loop.bufferedOutputBytes -= bufferedBytes
+        withLoop { $0.bufferedOutputBytes -= bufferedBytes }
         output = OutputQueue()
         let callback = onClose
         onClose = nil
@@ -210,7 +212,7 @@ public final class StreamChannel: ReadinessHandler {
     }
 
     private func readAvailable() {
-        let buffer = loop.readBuffer
+        let buffer = withLoop { $0.readBuffer }
         // Bounded rounds so one busy peer cannot starve the others.
         for _ in 0..<4 {
             guard !isClosed else { return }
@@ -239,7 +241,7 @@ public final class StreamChannel: ReadinessHandler {
         while output.count > 0 {
             let n = output.write(to: fd)
             if n > 0 {
-                loop.bufferedOutputBytes -= n
+                withLoop { $0.bufferedOutputBytes -= n }
             } else if n < 0 && errno == EINTR {
                 continue
             } else if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -247,7 +249,7 @@ public final class StreamChannel: ReadinessHandler {
                 output.dropSentPrefix()
                 if !wantsWritable {
                     wantsWritable = true
-                    loop.modify(fd: fd, readable: !readingPaused, writable: true)
+                    withLoop { $0.modify(fd: fd, readable: !readingPaused, writable: true) }
                 }
                 return
             } else {
@@ -259,8 +261,13 @@ public final class StreamChannel: ReadinessHandler {
         output.removeAll(keepingUpTo: 4 * 1024)
         if wantsWritable {
             wantsWritable = false
-            loop.modify(fd: fd, readable: !readingPaused, writable: false)
+            withLoop { $0.modify(fd: fd, readable: !readingPaused, writable: false) }
         }
         if closeWhenFlushed { close(errno: 0) }
+    }
+
+    @inline(__always)
+    private func withLoop<R>(_ body: (EventLoop) -> R) -> R {
+        loopRef._withUnsafeGuaranteedRef(body)
     }
 }

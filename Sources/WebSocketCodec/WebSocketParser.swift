@@ -163,6 +163,10 @@ public struct WebSocketParser: Sendable {
     /// no allocation per request).
     public mutating func nextInput() throws(WebSocketProtocolError) -> WebSocketInput? {
         if let failure { throw failure }
+        if readIndex == writeIndex {  // the usual end of a read: all consumed, nothing to parse
+            compact()
+            return nil
+        }
         do {
             guard let message = try parseNext() else {
                 // Everything complete is consumed: release a large buffer now rather than
@@ -382,6 +386,12 @@ public struct WebSocketParser: Sendable {
             if key != nil { pointer.storeBytes(of: word, toByteOffset: i, as: UInt64.self) }
             seen |= word
             i += 8
+        }
+        if i + 4 <= count {  // `i` is a multiple of 8, so the key lines up with a 4-byte word too
+            let word = pointer.loadUnaligned(fromByteOffset: i, as: UInt32.self) ^ UInt32(truncatingIfNeeded: key64)
+            if key != nil { pointer.storeBytes(of: word, toByteOffset: i, as: UInt32.self) }
+            seen |= UInt64(word)
+            i += 4
         }
         // After `.littleEndian`, wire key byte n sits in bits 8n…8n+7 on any host.
         let keyBytes = (key ?? 0).littleEndian

@@ -20,10 +20,8 @@ extension Connection {
         var refusedSize: Int?
         server.encode({ w in
             w.beginObject()
-            w.key("type"); w.encoded("\"res\"")
-            w.key("id"); w.string(id)
-            w.key("ok"); w.bool(true)
-            w.key("payload"); writePayload(&w)
+            w.literalMembers(#""type":"res","id":"#); w.string(id)
+            w.literalMembers(#""ok":true,"payload":"#); writePayload(&w)
             w.endObject()
         }, then: { json in
             if channel.fits(json.count + Self.frameHeaderBytes) {

@@ -38,18 +38,20 @@ final class HealthTail {
     struct Key: Equatable {
         var channels: UInt64
         var sessions: UInt64
-        /// The answer's time while `recent` holds sessions (their `age` moves), else 0.
-        var ageClockMs: Int64
     }
 
     let key: Key
+    /// The time the sessions' `age`s were computed for while it lists any (they move with the
+    /// clock, so it is stale a millisecond later); nil when it lists none.
+    let agesAtMs: Int64?
     let entries: [(key: String, value: JSONValue)]
     /// `entries` as the members of a JSON object, without the braces.
     let members: [UInt8]
     let storesHealthy: Bool
 
-    init(key: Key, storesHealthy: Bool, entries: [(key: String, value: JSONValue)]) {
+    init(key: Key, agesAtMs: Int64?, storesHealthy: Bool, entries: [(key: String, value: JSONValue)]) {
         self.key = key
+        self.agesAtMs = agesAtMs
         self.entries = entries
         self.storesHealthy = storesHealthy
         var members = JSONValue.object(JSONObject(entries)).serialized()
@@ -116,12 +118,15 @@ extension GatewayServer {
 
     /// `healthTail`, rebuilt first when what it shows changed.
     private func currentHealthTail(now: Int64) -> HealthTail {
-        let key = HealthTail.Key(channels: channels.revision, sessions: sessions?.revision ?? 0,
-                                 ageClockMs: (sessions?.count ?? 0) > 0 ? now : 0)
-        if let tail = healthTail, tail.key == key { return tail }
+        let key = HealthTail.Key(channels: channels.revision, sessions: sessions?.revision ?? 0)
+        // The session list is the same for the same revision, so whether it has ages to move
+        // is known from the tail, without counting the sessions again.
+        if let tail = healthTail, tail.key == key, tail.agesAtMs == nil || tail.agesAtMs == now { return tail }
         let links = channels.linkStates()
-        let sessions = sessionSummary().json(nowMs: now)
-        let tail = HealthTail(key: key, storesHealthy: stores.allSatisfy(\.isHealthy), entries: [
+        let summary = sessionSummary()
+        let sessions = summary.json(nowMs: now)
+        let tail = HealthTail(key: key, agesAtMs: summary.recent.isEmpty ? nil : now,
+                              storesHealthy: stores.allSatisfy(\.isHealthy), entries: [
             ("storage", StoreHealth.json(stores)),
             ("channelOrder", .array(links.map { .string($0.id) })),
             ("channelLabels", .object(JSONObject(links.map { (key: $0.id, value: .string($0.label)) }))),

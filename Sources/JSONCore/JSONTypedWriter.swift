@@ -56,6 +56,15 @@ extension JSONByteWriter {
         needsComma = false
     }
 
+    /// Members whose text is fixed in code, ending with the key of the member whose value comes
+    /// next (`"type":"res","id":`): one copy for an envelope's constant part instead of a call
+    /// per key and value. Written as is, like `key`'s name.
+    @inlinable @inline(__always)
+    public mutating func literalMembers(_ json: StaticString) {
+        encoded(json)
+        needsComma = false
+    }
+
     /// A member's key from data (a channel or store name): escaped like any string. (Not an
     /// overload of `key`: a literal would pick the `String` one and pay for escaping.)
     public mutating func escapedKey(_ name: String) {

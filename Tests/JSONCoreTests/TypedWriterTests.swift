@@ -131,10 +131,21 @@ import Testing
             w.key("no"); w.bool(false)
             w.key("n"); w.null()
             w.key("list"); w.beginArray(); w.encoded("1"); w.encoded("{}"); w.endArray()
+            w.literalMembers(#""a":1,"b":"#); w.string("x")
             w.endObject()
         }
         #expect(typed == JSONValue.object(JSONObject([
             ("type", "res"), ("ok", true), ("no", false), ("n", nil), ("list", [1, .object(JSONObject())]),
+            ("a", 1), ("b", "x"),
+        ])).jsonString)
+        let envelope = written { w in
+            w.beginObject()
+            w.literalMembers(#""type":"res","id":"#); w.string("7")
+            w.literalMembers(#""ok":true,"payload":"#); w.beginObject(); w.endObject()
+            w.endObject()
+        }
+        #expect(envelope == JSONValue.object(JSONObject([
+            ("type", "res"), ("id", "7"), ("ok", true), ("payload", .object(JSONObject())),
         ])).jsonString)
     }
 

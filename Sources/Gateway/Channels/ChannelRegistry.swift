@@ -195,7 +195,9 @@ final class ChannelRegistry {
     /// The channel `send` uses when the caller names none: the first linked one,
     /// else the first configured (whose error then explains why it cannot send).
     var defaultChannel: MessageChannel? {
-        (entries.first { $0.channel.state.linked } ?? entries.first)?.channel
+        // By index: `first(where:)` would copy whole entries (their spec) on every `health`.
+        if let linked = entries.firstIndex(where: { $0.channel.state.linked }) { return entries[linked].channel }
+        return entries.isEmpty ? nil : entries[0].channel
     }
 
     func statusMap() -> JSONValue {

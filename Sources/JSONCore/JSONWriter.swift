@@ -241,7 +241,17 @@ public struct JSONByteWriter: ~Copyable {
         let digits = Self.digitCount(remaining)
         var at = used &+ digits
         let pairs = Self.digitPairs.utf8Start
-        while remaining >= 100 {
+        while remaining >= 10_000 {  // four digits per division by a constant
+            let four = Int(remaining % 10_000)
+            remaining /= 10_000
+            let high = (four / 100) &* 2, low = (four % 100) &* 2
+            at &-= 4
+            buffer[at] = pairs[high]
+            buffer[at &+ 1] = pairs[high &+ 1]
+            buffer[at &+ 2] = pairs[low]
+            buffer[at &+ 3] = pairs[low &+ 1]
+        }
+        if remaining >= 100 {
             let pair = Int(remaining % 100) &* 2
             remaining /= 100
             at &-= 2

@@ -55,8 +55,10 @@ final class GatewayServer {
     }
     private var methods: [String: Method] = [:]
     /// The method dispatched last: clients repeat one (a monitor polling `health`), and
-    /// comparing a short name costs far less than hashing it for the table.
-    private var lastMethod: (name: String, method: Method)?
+    /// comparing a short name costs far less than hashing it for the table. Two properties,
+    /// not an optional tuple: reading a tuple copies (and retains) it whole, twice per request.
+    private var lastMethodName = ""
+    private var lastMethod: Method?
     /// Counters for `/metrics`, bumped on the loop thread. Every access is a short update on
     /// that one thread and none can overlap another, so the per-access runtime exclusivity
     /// check (a measurable share of a `health` request under callgrind) is skipped.
@@ -266,6 +268,7 @@ final class GatewayServer {
 
     func registerMethod(_ name: String, _ handler: @escaping (MethodCall) -> Void) {
         methods[name] = Method(name, handler)
+        lastMethodName = ""
         lastMethod = nil
     }
 
@@ -276,11 +279,12 @@ final class GatewayServer {
     /// move into the call without being copied.
     func dispatch(id: consuming String, method: consuming String, params: consuming JSONValue, connection: Connection) {
         let registered: Method?
-        if let last = lastMethod, last.name == method {
-            registered = last.method
+        if method == lastMethodName, let last = lastMethod {
+            registered = last
         } else {
             registered = methods[copy method]
-            if let registered { lastMethod = (copy method, registered) } else { lastMethod = nil }
+            lastMethodName = registered == nil ? "" : copy method
+            lastMethod = registered
         }
         let call = MethodCall(id: id, method: method, params: params, connection: connection,
                               metricIndex: registered?.metricIndex ?? GatewayMetrics.otherMethod)

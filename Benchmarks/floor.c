@@ -9,7 +9,12 @@
  * fixed replies" row. It trusts its client (the load client's fixed
  * Sec-WebSocket-Key, small masked frames) and is not a server for anything else.
  *
- * usage: floor PORT      prints "LISTENING" once bound, serves until killed
+ * usage: floor PORT [ANSWER_BYTES]
+ *        prints "LISTENING" once bound, serves until killed. With ANSWER_BYTES
+ *        each request's answer is padded to that many bytes (a `"pad"` string
+ *        in its payload), e.g. the size of the gateway's `health` answer, so
+ *        the kernel and the client move and scan the same bytes for both
+ *        servers and the ratio compares only the servers' own work.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -35,11 +40,22 @@ static const char upgrade[] =
 static const char challenge[] = "{\"type\":\"event\",\"event\":\"connect.challenge\",\"payload\":{\"nonce\":\"floor\",\"ts\":1}}";
 static const char hello[] = "{\"type\":\"res\",\"id\":\"c\",\"ok\":true,\"payload\":{\"type\":\"hello-ok\",\"protocol\":4}}";
 
+#define ANSWER_MAX 4096
+static size_t answer_bytes; /* 0: unpadded */
+
 static size_t put_frame(unsigned char *out, const char *p, size_t n) {
+    size_t h = 2;
     out[0] = 0x81;
-    out[1] = (unsigned char)n; /* every reply here is < 126 bytes */
-    memcpy(out + 2, p, n);
-    return n + 2;
+    if (n < 126) {
+        out[1] = (unsigned char)n;
+    } else { /* n <= ANSWER_MAX */
+        out[1] = 126;
+        out[2] = (unsigned char)(n >> 8);
+        out[3] = (unsigned char)n;
+        h = 4;
+    }
+    memcpy(out + h, p, n);
+    return n + h;
 }
 
 static void drop(struct peer *c) {
@@ -66,7 +82,7 @@ static void serve(struct peer *c) {
         ol += put_frame(out + ol, challenge, sizeof challenge - 1);
         c->phase = 1;
     }
-    while (c->len - off >= 6 && ol < sizeof out - 256) {
+    while (c->len - off >= 6 && ol + 4 + ANSWER_MAX <= sizeof out) {
         unsigned char *f = c->buf + off;
         size_t n = f[1] & 0x7f, h = 2;
         if (n == 127) { drop(c); return; }
@@ -84,9 +100,18 @@ static void serve(struct peer *c) {
         }
         char *id = memmem(p, n, "\"id\":\"", 6), *end = id ? memchr(id + 6, '"', n - (size_t)(id + 6 - (char *)p)) : NULL;
         if (!end || end - id > 40) { drop(c); return; }
-        char body[160];
-        int bl = snprintf(body, sizeof body, "{\"type\":\"res\",\"id\":\"%.*s\",\"ok\":true,\"payload\":{\"ok\":true,\"ts\":1}}",
+        char body[ANSWER_MAX];
+        int bl = snprintf(body, sizeof body, "{\"type\":\"res\",\"id\":\"%.*s\",\"ok\":true,\"payload\":{\"ok\":true,\"ts\":1",
                           (int)(end - id - 6), id + 6);
+        size_t pad = answer_bytes > (size_t)bl + 11 ? answer_bytes - (size_t)bl - 11 : 0; /* ,"pad":"…"}} */
+        if (pad) {
+            memcpy(body + bl, ",\"pad\":\"", 8);
+            memset(body + bl + 8, 'x', pad);
+            bl += 8 + (int)pad;
+            body[bl++] = '"';
+        }
+        body[bl++] = '}';
+        body[bl++] = '}';
         ol += put_frame(out + ol, body, (size_t)bl);
     }
     memmove(c->buf, c->buf + off, c->len - off);
@@ -95,7 +120,9 @@ static void serve(struct peer *c) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 2) { fprintf(stderr, "usage: floor PORT\n"); return 2; }
+    if (argc < 2 || argc > 3) { fprintf(stderr, "usage: floor PORT [ANSWER_BYTES]\n"); return 2; }
+    if (argc == 3) answer_bytes = (size_t)atoi(argv[2]);
+    if (answer_bytes > ANSWER_MAX) { fprintf(stderr, "floor: ANSWER_BYTES is at most %d\n", ANSWER_MAX); return 2; }
     int one = 1, ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((unsigned short)atoi(argv[1])) };

@@ -275,6 +275,9 @@ static void scan_top(const char *p, size_t n, struct top *t) {
     }
 }
 
+/* Payload size of the last answer (load mode), so a caller can size the floor's answers alike. */
+static size_t answer_bytes;
+
 static int max_requests_done(void) { return opt.max_requests && completed >= opt.max_requests; }
 
 static int is(const char *s, size_t n, const char *lit) { return s && n == strlen(lit) && !memcmp(s, lit, n); }
@@ -322,6 +325,7 @@ static void on_message(struct conn *c, const char *p, size_t n) {
         return;
     }
     uint64_t t1 = now_ns();
+    answer_bytes = n;
     if (measuring) { record(t1 - c->t0); completed++; }
     if (!stop_flag) send_health(c);
 }
@@ -602,9 +606,9 @@ int main(int argc, char **argv) {
     stop_flag = 1;
     qsort(samples, nsamples, sizeof *samples, cmp_u64);
     printf("RESULT mode=load conns=%d ok=%d failed=%d rps=%.0f p50_us=%.0f p99_us=%.0f max_us=%.0f"
-           " requests=%llu events=%llu bad=%llu dropped=%d\n",
+           " requests=%llu events=%llu bad=%llu dropped=%d answer_bytes=%zu\n",
            opt.nconns, handshaken, failed, (double)completed / secs, pct_us(0.5), pct_us(0.99),
            nsamples ? samples[nsamples - 1] / 1000.0 : 0, (unsigned long long)completed,
-           (unsigned long long)events_skipped, (unsigned long long)bad_res, dead_after_ready);
+           (unsigned long long)events_skipped, (unsigned long long)bad_res, dead_after_ready, answer_bytes);
     return failed || bad_res || dead_after_ready ? 1 : 0;
 }

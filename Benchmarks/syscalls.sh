@@ -9,8 +9,9 @@
 # requests are served: reads, writes and epoll_waits per request (how big the loop's
 # batches are), context switches per request (how often each side went to sleep and had to
 # be woken), and CPU time per request (task-clock, user + kernel). Needs `perf` with
-# tracepoints (root, or kernel.perf_event_paranoid <= 1). OPENCLAW_BIN=path measures an
-# existing binary instead of building the release one.
+# tracepoints (root, or kernel.perf_event_paranoid <= 1). The floor's answers are padded
+# to the size of the gateway's `health` answer. OPENCLAW_BIN=path measures an existing
+# binary instead of building the release one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REQUESTS=${1:-200000}
@@ -87,19 +88,21 @@ PIDS+=($!)
 read -r line <"$TMP/ready" || true
 [[ $line == READY* ]] || { tail -n 20 "$TMP/gateway.log" >&2; echo "syscalls: gateway did not start" >&2; exit 1; }
 read -r _ _ gateway_pid <<<"$line"
-floor_port=$(free_port)
-mkfifo "$TMP/floor"
-"$FLOOR" "$floor_port" >"$TMP/floor" &
-floor_pid=$!
-PIDS+=("$floor_pid")
-read -r line <"$TMP/floor" || true
-[[ $line == LISTENING ]] || { echo "syscalls: the floor server did not start" >&2; exit 1; }
-
 echo "per request, $REQUESTS health requests, $CONNS connections, load average $(cut -d' ' -f1 /proc/loadavg) at start"
 echo
 echo "| process | read | write | epoll_wait | context switches | requests per epoll_wait | CPU µs (user + kernel) |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 measure gateway "$gateway_pid" "$port"
+# The floor's answers are padded to the gateway's `health` answer: the same bytes for the
+# kernel and the client to move, so the difference is the servers' own work.
+answer_bytes=$(sed -n 's/.* answer_bytes=\([0-9]*\).*/\1/p' "$TMP/results")
+floor_port=$(free_port)
+mkfifo "$TMP/floor"
+"$FLOOR" "$floor_port" "${answer_bytes:-0}" >"$TMP/floor" &
+floor_pid=$!
+PIDS+=("$floor_pid")
+read -r line <"$TMP/floor" || true
+[[ $line == LISTENING ]] || { echo "syscalls: the floor server did not start" >&2; exit 1; }
 measure floor "$floor_pid" "$floor_port"
 echo
 sed 's/^/load client: /' "$TMP/results"

@@ -25,9 +25,10 @@ TOP=${PROFILE_TOP:-15}
 for tool in valgrind callgrind_control callgrind_annotate strip cc python3; do
     command -v "$tool" >/dev/null || { echo "profile: $tool is needed (apt-get install valgrind)" >&2; exit 1; }
 done
+# The binary as shipped and as `make bench` builds it (same scratch path, same flags: with
+# other flags each of the two would relink it, and libstdc++ would be linked dynamically).
 if [[ -z ${OPENCLAW_BIN:-} ]]; then
-    swift build -c release --static-swift-stdlib --product openclaw --scratch-path "$SCRATCH" >&2
-    OPENCLAW_BIN=$(swift build -c release --static-swift-stdlib --scratch-path "$SCRATCH" --show-bin-path)/openclaw
+    OPENCLAW_BIN=$(scripts/build-release.sh "$SCRATCH")
 fi
 mkdir -p "$SCRATCH"
 CLIENT=$SCRATCH/loadclient

@@ -9,8 +9,9 @@ import WebSocketCodec
 
 /// The running gateway: listeners, connections, presence and health state,
 /// method dispatch and broadcast events, all on one event loop. The handshake
-/// (`ConnectHandshake.swift`), presence (`Presence.swift`) and event fan-out
-/// (`Broadcast.swift`) are extensions of it in their own files.
+/// (`ConnectHandshake.swift`), presence (`Presence.swift`), event fan-out
+/// (`Broadcast.swift`) and the core methods (`CoreMethods.swift`) are extensions
+/// of it in their own files.
 final class GatewayServer {
     let loop: EventLoop
     private(set) var settings: GatewaySettings
@@ -82,7 +83,7 @@ final class GatewayServer {
     /// The outcome of the last SIGHUP, for `openclaw gateway reload`: systemd's reload job ends when
     /// `kill -HUP` returns, so the CLI waits for `count` to move in `status` and reports `error`.
     private(set) var lastReload = ReloadRecord()
-    private lazy var logReader = LogTail(log: log, profile: settings.paths.profileLabel)
+    lazy var logReader = LogTail(log: log, profile: settings.paths.profileLabel)
 
     struct Listener {
         let fd: Int32
@@ -304,59 +305,6 @@ final class GatewayServer {
         }
         log.debug("request", fields: [("OPENCLAW_CONN_ID", call.connId), ("OPENCLAW_METHOD", call.method)])
         registered.handler(call)
-    }
-
-    private func registerCoreMethods() {
-        registerMethod("health") { [unowned self] call in
-            // Timed from dispatch (the call's start): one clock read fewer per request.
-            call.respond { self.writeHealth(into: &$0, startedUs: call.startNs / 1000) }
-        }
-        // No heartbeat runner here (upstream's periodic agent check-in): nothing has been sent.
-        registerMethod("last-heartbeat") { call in call.respond(.null) }
-        registerMethod("status") { [unowned self] call in call.respond(self.statusPayload()) }
-        registerMethod("system-presence") { [unowned self] call in
-            call.respond { self.writePresenceList(to: &$0) }
-        }
-        registerMethod("channels.status") { [unowned self] call in call.respond(self.channels.statusMap()) }
-        registerMethod("system-event") { [unowned self] call in
-            let text: String
-            do throws(RPCError) {
-                text = try call.requiredString("text", maxBytes: WireProtocol.maxClientStringBytes)
-            } catch { return call.fail(error) }
-            guard let connection = self.connections[call.connId] else { return }
-            connection.presenceText = text
-            self.log.info("system event: \(text)", fields: connection.logFields + [("OPENCLAW_METHOD", "system-event")])
-            call.respond(["ok": true])
-            self.presenceChanged()
-        }
-        registerMethod("logs.tail") { [unowned self] call in
-            do throws(RPCError) { call.respond(try self.logReader.tail(params: call.params)) } catch { call.fail(error) }
-        }
-    }
-
-    func statusPayload() -> JSONValue {
-        var o = JSONObject()
-        o["version"] = .string(BuildInfo.version)
-        o["pid"] = .int(Int64(getpid()))
-        o["uptimeMs"] = .int(uptimeMs)
-        o["startedAt"] = .string(Timestamp.iso8601(ms: startedWallMs))
-        o["configPath"] = .string(settings.paths.configPath)
-        o["stateDir"] = .string(settings.paths.stateDir)
-        o["profile"] = .string(settings.paths.profileLabel)
-        o["bind"] = .string(listeners.first?.address?.host ?? settings.bind)
-        o["port"] = .int(Int64(listeners.first?.address?.port ?? settings.port))
-        o["activation"] = .string(activation)
-        if let watchdogUsec { o["watchdogUsec"] = .int(Int64(watchdogUsec)) }
-        o["clients"] = .int(Int64(presence.count))
-        if let link = channels.linkChannel() { o["linkChannel"] = link }
-        o["channels"] = channels.statusMap()
-        o["storage"] = StoreHealth.json(stores)
-        o["auth"] = ["mode": .string(effectiveAuthMode.rawValue)]
-        if let lastError { o["lastError"] = .string(lastError) }
-        if let agent = agentStatus?() { o["agent"] = agent }
-        if lastReload.count > 0 { o["reload"] = lastReload.json }
-        if let takeOverReport { o["handover"] = takeOverReport.json }
-        return .object(o)
     }
 
     // MARK: reload and shutdown

@@ -16,6 +16,10 @@ stdin and reads one JSON document per line on stdout:
                        one `status` on every open client; hanging = no answer, no close
   agent MESSAGE     -> {"agent": FRAME}          the last client starts an `agent` run: its first answer
   agent-final SECS  -> {"agent": FRAME or null, "close": [CODE, REASON] or null}   its second answer
+  send ID KEY TO TEXT -> {"sent": ID}         the last client sends a `send` (request id ID, idempotencyKey
+                                                 KEY), not waiting for its answer
+  answers SECS ID.. -> {"answers": {ID: FRAME or null}, "close": ...}   the answers to those sends, once
+                       all came or SECS passed
   finish            -> the summary (see summary()), then exit
 
 Debian's python3-websockets (10.x), like gwclient.py.
@@ -38,6 +42,7 @@ REQUEST_PAUSE = 0.02       # per looping client: ~50 requests/s each, so the box
 PROBER_PAUSE = 0.1
 LOST_AFTER = 20.0          # a request unanswered this long is counted lost, the loop goes on
 AGENT_ID = "agent-run"
+SEND_PREFIX = "send-"    # ids of `send` requests (their answers are kept by id)
 
 
 def emit(doc):
@@ -66,6 +71,7 @@ class Client:
         self.pending = {}        # request id -> future
         self.close = None        # (code, reason) once closed
         self.agent_answers = asyncio.Queue()  # `agent` is answered twice: accepted, then final
+        self.send_answers = {}   # `send` request id -> its answer
 
     async def read(self, run):
         try:
@@ -83,6 +89,11 @@ class Client:
                 frame = json.loads(raw)
                 if frame.get("id") == AGENT_ID:
                     self.agent_answers.put_nowait(frame)
+                    continue
+                if str(frame.get("id")).startswith(SEND_PREFIX):
+                    if frame["id"] in self.send_answers:
+                        run.unexpected.append(frame["id"])
+                    self.send_answers[frame["id"]] = frame
                     continue
                 future = self.pending.pop(frame.get("id"), None)
                 if future is None or future.done():
@@ -115,6 +126,16 @@ class Client:
         await self.ws.send(json.dumps({"type": "req", "id": AGENT_ID, "method": "agent", "params": {
             "message": message, "idempotencyKey": f"handover-{time.monotonic_ns()}"}}))
         return await self.agent_answer(30)
+
+    async def send(self, rid, key, to, text):
+        await self.ws.send(json.dumps({"type": "req", "id": rid, "method": "send", "params": {
+            "to": to, "message": text, "idempotencyKey": key}}))
+
+    async def answers(self, rids, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.close is None and not all(r in self.send_answers for r in rids):
+            await asyncio.sleep(0.05)
+        return {r: self.send_answers.get(r) for r in rids}
 
     async def agent_answer(self, timeout):
         try:
@@ -297,6 +318,14 @@ async def main(url, token, count, looping):
         elif line[0] == "agent-final":
             last = run.clients[-1]
             emit({"agent": await last.agent_answer(float(line[1])), "close": last.close})
+        elif line[0] == "send":
+            rid = SEND_PREFIX + line[1]
+            await run.clients[-1].send(rid, line[2], line[3], " ".join(line[4:]))
+            emit({"sent": rid})
+        elif line[0] == "answers":
+            last = run.clients[-1]
+            answers = await last.answers([SEND_PREFIX + r for r in line[2:]], float(line[1]))
+            emit({"answers": answers, "close": last.close})
         elif line[0] == "finish":
             break
     run.stopping = True

@@ -23,6 +23,7 @@ from conftest import INSIDE, SYSTEM_TOKEN, URL, USER, USER_TOKEN, figure, wait_f
 from swarm import SERVICE, Swarm, main_pid
 
 USER_CONFIG = f"/home/{USER}/.openclaw/openclaw.json"
+IRC_PORT, IRC_LOG = 16668, "/root/irc-handover.log"
 SYSTEM_CONFIG = "/var/lib/openclaw/openclaw.json"
 NO_STORE = f"/home/{USER}/.config/systemd/user/{SERVICE}.d/no-fdstore.conf"
 
@@ -275,3 +276,63 @@ def test_a_new_process_that_fails_to_start_closes_the_handed_over_clients(box, f
         (s["closed"], journal(box, USER))
     assert store_count(box, USER) == 0
     assert "handing over 20 client connection(s)" in journal(box, USER, 400), journal(box, USER)
+
+
+@pytest.fixture
+def paced_irc(box):
+    """alice's gateway linked to the IRC stub, three lines at once and then one a minute. A send is
+    its PRIVMSG and a PING whose PONG confirms it: of three sends, the first is confirmed, the
+    second's line is written but unconfirmed, the third waits unwritten when the restart comes."""
+    stub = box.popen(f"exec python3 {INSIDE}/ircstub.py {IRC_PORT} {IRC_LOG}")
+    write_config(box, USER_CONFIG, USER, 500, channels={"irc": {
+        "server": "127.0.0.1", "port": IRC_PORT, "nick": "clawbot", "floodBurst": 3, "floodIntervalMs": 60000}})
+    yield
+    stub.kill()
+    box.run(f"rm -f {IRC_LOG}", check=False)
+
+
+def irc_linked(box) -> bool:
+    r = box.run("openclaw gateway health --json", user=USER, check=False)
+    try:
+        return json.loads(r.stdout)["channels"]["irc"]["linked"] is True
+    except (ValueError, KeyError, TypeError):
+        return False
+
+
+def resend(box, n: int) -> subprocess.CompletedProcess:
+    return box.run(f"openclaw message send --target bob --message across-{n} --idempotency-key key-{n} --json",
+                   user=USER, check=False)
+
+
+def test_irc_sends_cut_by_a_hand_over_are_answered_on_the_same_connection(box, paced_irc, user_gateway, swarm):
+    """What cannot move (docs/handover.md), answered on the connection that asked, which stays: a
+    `send` whose line went out unconfirmed is in doubt (never sent again, not even under its key),
+    one not yet written is UNAVAILABLE and retryable, and its key sent again to the new process
+    goes out once; a confirmed one keeps its messageId."""
+    wait_for(lambda: irc_linked(box), 20, what="alice's gateway linked to the IRC stub")
+    clients = swarm(3, 1)
+    for n in (1, 2, 3):
+        clients.ask(f"send {n} key-{n} bob across-{n}")
+    first = clients.ask("answers 10 1")["answers"]["send-1"]
+    assert first and first["ok"], first
+    wait_for(lambda: "across-2" in box.run(f"cat {IRC_LOG}").stdout, 10, what="the second line at the IRC stub")
+    assert clients.ask("answers 1 2 3")["answers"] == {"send-2": None, "send-3": None}, "paced sends answered early"
+    restarted(box, clients, "restart", "openclaw gateway restart", USER)
+    got = clients.ask("answers 10 2 3")
+    assert got["close"] is None, got
+    doubt, waiting = got["answers"]["send-2"], got["answers"]["send-3"]
+    assert doubt and doubt["error"]["code"] == "UNAVAILABLE" and doubt["error"]["details"]["inDoubt"] is True, \
+        (doubt, journal(box, USER))
+    assert doubt["error"].get("retryable") is False, doubt
+    assert waiting and waiting["error"]["code"] == "UNAVAILABLE" and waiting["error"].get("retryable") is True, waiting
+    wait_for(lambda: irc_linked(box), 20, what="the new gateway linked to the IRC stub again")
+    sent = resend(box, 3)
+    assert sent.returncode == 0 and json.loads(sent.stdout)["messageId"], sent.stdout + sent.stderr
+    refused = resend(box, 2)
+    assert refused.returncode != 0 and "doubt" in refused.stderr.lower(), refused.stdout + refused.stderr
+    repeated = resend(box, 1)
+    assert json.loads(repeated.stdout)["messageId"] == first["payload"]["messageId"], (repeated.stdout, first)
+    wait_for(lambda: "across-3" in box.run(f"cat {IRC_LOG}").stdout, 10, what="the resent line at the IRC stub")
+    log = box.run(f"cat {IRC_LOG}").stdout
+    assert [log.count(f"across-{n}") for n in (1, 2, 3)] == [1, 1, 1], log
+    assert_invisible(box, clients, USER, 0.5)

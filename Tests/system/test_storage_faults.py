@@ -9,27 +9,10 @@ from __future__ import annotations
 
 import json
 
-from conftest import USER, wait_for
+from conftest import INSIDE, USER, wait_for
 
 PROFILE, PORT, STATE = "faults", 18843, f"/home/{USER}/.openclaw-faults"
 IRC_PORT = 16667
-# Registers anyone, answers PING, logs PRIVMSGs: enough for the gateway's IRC link.
-IRC_STUB = r"""
-import socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(4)
-while True:
-    c, _ = s.accept(); buf = b""
-    while True:
-        data = c.recv(4096)
-        if not data: break
-        buf += data
-        while b"\r\n" in buf:
-            line, buf = buf.split(b"\r\n", 1); words = line.decode().split(" ")
-            if words[0] == "USER": c.sendall(b":stub 001 clawbot :welcome\r\n")
-            elif words[0] == "PING": c.sendall(b":stub PONG stub " + line.split(b" ", 1)[1] + b"\r\n")
-            elif words[0] == "PRIVMSG": open(sys.argv[2], "a").write(line.decode() + "\n")
-"""
 
 
 def openclaw(box, args, check=True):
@@ -43,8 +26,7 @@ def health(box):
 def test_a_full_state_dir_refuses_sends_and_recovers_by_itself(box):
     units = f"openclaw-gateway-{PROFILE}.socket openclaw-gateway-{PROFILE}.service"
     openclaw(box, "gateway uninstall", check=False)
-    box.write("/root/ircstub.py", IRC_STUB.encode())
-    stub = box.popen(f"exec python3 /root/ircstub.py {IRC_PORT} /root/irc.log")
+    stub = box.popen(f"exec python3 {INSIDE}/ircstub.py {IRC_PORT} /root/irc.log")
     try:
         openclaw(box, f"gateway install --port {PORT}")
         box.run(f"systemctl --user stop {units}", user=USER)

@@ -21,8 +21,8 @@ public final class StreamChannel: ReadinessHandler {
     // The state touched by every frame skips the runtime exclusivity check (about one
     // in ten instructions of a `health` request under callgrind went to those checks):
     // it is used on the loop's thread only, and no access to it stays open across a
-    // call that could come back here (`write(reserving:)`'s body must not use this
-    // channel; `OutputQueue`'s methods call nothing outside it). The rest keeps the check.
+    // call that could come back here (`OutputQueue`'s methods call nothing outside it).
+    // The rest keeps the check.
     @exclusivity(unchecked) public var maxBufferedBytes: Int
     @exclusivity(unchecked) public private(set) var isClosed = false
 
@@ -48,19 +48,6 @@ public final class StreamChannel: ReadinessHandler {
     @discardableResult
     public func write(_ bytes: [UInt8]) -> Bool {
         guard !isClosed, admits(bytes.count) else { return false }
-        output.append(bytes.span)
-        queued(bytes.count)
-        return true
-    }
-
-    /// Queues what `body` appends to the array it is given (at most `count` bytes are
-    /// admitted). `body` must not use this channel.
-    @discardableResult
-    public func write(reserving count: Int, _ body: (inout [UInt8]) -> Void) -> Bool {
-        guard !isClosed, admits(count) else { return false }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(count)
-        body(&bytes)
         output.append(bytes.span)
         queued(bytes.count)
         return true

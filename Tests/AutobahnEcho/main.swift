@@ -65,7 +65,7 @@ final class EchoConnection {
     }
 
     private func send(_ opcode: Opcode, _ payload: [UInt8]) {
-        channel.write(reserving: payload.count + 14) { FrameEncoder.append(opcode, payload: payload, to: &$0) }
+        _ = FrameHeader(opcode, payloadCount: payload.count).withSpan { channel.queue(head: $0, body: payload.span) }
     }
 
     private func finish() {

@@ -137,7 +137,7 @@ extension GatewayServer {
             return
         }
         let payload = FrameEncoder.closePayload(code: .serviceRestart, reason: reason)
-        channel.write(reserving: payload.count + 4) { FrameEncoder.append(.close, payload: payload, to: &$0) }
+        _ = FrameHeader(.close, payloadCount: payload.count).withSpan { channel.queue(head: $0, body: payload.span) }
         channel.pauseReading()
         channel.closeAfterFlush()
         loop.schedule(afterMs: 2_000) { channel.close() }

@@ -54,15 +54,9 @@ public struct JSONByteWriter: ~Copyable {
 
     /// Runs `body` with a writer whose bytes are appended to `out` when it returns.
     public static func appending(to out: inout [UInt8], _ body: (inout JSONByteWriter) -> Void) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { buffer in
-            // Moving `out` in (rather than copying) keeps it uniquely referenced,
-            // so flushing appends in place.
-            var taken: [UInt8] = []
-            swap(&taken, &out)
-            var writer = JSONByteWriter(buffer: buffer.baseAddress!, output: consume taken)
+        withWriter(over: &out) { writer in
             body(&writer)
             writer.flush()
-            swap(&writer.output, &out)
         }
     }
 
@@ -74,19 +68,29 @@ public struct JSONByteWriter: ~Copyable {
     /// The span lives while `deliver` runs.
     public static func encoding(spillingInto spill: inout [UInt8], _ body: (inout JSONByteWriter) -> Void,
                                 then deliver: (Span<UInt8>) -> Void) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { buffer in
-            var taken: [UInt8] = []
-            swap(&taken, &spill)
-            var writer = JSONByteWriter(buffer: buffer.baseAddress!, output: consume taken)
+        withWriter(over: &spill) { writer in
             body(&writer)
             if writer.output.isEmpty {
-                deliver(Span(_unsafeElements: UnsafeBufferPointer(start: buffer.baseAddress!, count: writer.used)))
+                deliver(Span(_unsafeElements: UnsafeBufferPointer(start: writer.buffer, count: writer.used)))
             } else {
                 writer.flush()
                 deliver(writer.output.span)
                 writer.output.removeAll(keepingCapacity: true)
             }
-            swap(&writer.output, &spill)
+        }
+    }
+
+    /// A writer over a stack buffer whose overflow goes to `array`, for the span of `run`.
+    /// The array is moved in and back (not copied), so it stays uniquely referenced and
+    /// flushing appends in place.
+    @inline(__always)
+    private static func withWriter(over array: inout [UInt8], _ run: (inout JSONByteWriter) -> Void) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { buffer in
+            var taken: [UInt8] = []
+            swap(&taken, &array)
+            var writer = JSONByteWriter(buffer: buffer.baseAddress!, output: consume taken)
+            run(&writer)
+            swap(&writer.output, &array)
         }
     }
 
